@@ -1,0 +1,340 @@
+/* attempt.c — the upstream stage: one attempt per target, in route order.
+ * An attempt that fails before anything reached the client moves on to the
+ * next target invisibly; the response is committed only when the first
+ * upstream body bytes of a successful stream arrive. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/log.h"
+#include "px-t.h"
+
+#define MG_PX_MAX_UPSTREAM_BODY (64u << 20)
+
+static void on_up_response(void *ud, int status, const mg_header *h, size_t n);
+static int on_up_data(void *ud, const char *data, size_t len);
+static void on_up_done(void *ud, int result, const char *errmsg);
+static const mg_up_callbacks up_callbacks = {on_up_response, on_up_data, on_up_done};
+
+void mg_px_attempt_reset(mg_px *px)
+{
+    if (px->xfer) {
+        mg_up_cancel(px->xfer);
+        px->xfer = NULL;
+    }
+    if (px->mock) {
+        mg_mock_cancel(px->mock);
+        px->mock = NULL;
+    }
+    free(px->url);
+    px->url = NULL;
+    for (size_t i = 0; i < px->nup_headers; i++)
+        free(px->up_headers[i]);
+    free(px->up_headers);
+    px->up_headers = NULL;
+    px->nup_headers = 0;
+    if (px->sse_ready) {
+        mg_sse_free(&px->sse);
+        px->sse_ready = 0;
+    }
+    px->up_paused = 0;
+}
+
+static void add_header(mg_px *px, const char *name, const char *value, size_t vlen)
+{
+    size_t nlen = strlen(name);
+    char *line = mg_xmalloc(nlen + 2 + vlen + 1);
+    memcpy(line, name, nlen);
+    memcpy(line + nlen, ": ", 2);
+    memcpy(line + nlen + 2, value, vlen);
+    line[nlen + 2 + vlen] = '\0';
+    px->up_headers = mg_xrealloc(px->up_headers, (px->nup_headers + 1) * sizeof(char *));
+    px->up_headers[px->nup_headers++] = line;
+}
+
+/* Client headers that must not travel upstream: hop-by-hop, framing that
+ * curl sets itself, and every form of client credential. */
+static int header_is_private(const mg_header *h)
+{
+    static const char *const drop[] = {
+        "host", "connection", "keep-alive", "proxy-connection", "proxy-authorization",
+        "te", "trailer", "transfer-encoding", "upgrade", "content-length", "expect",
+        "accept-encoding", "authorization", "x-api-key", "x-goog-api-key", "api-key",
+        "cookie", "content-type", "anthropic-version"};
+    for (size_t i = 0; i < MG_ARRAY_LEN(drop); i++)
+        if (mg_strncaseeq(h->name, h->name_len, drop[i]))
+            return 1;
+    return h->name_len >= 11 && mg_strncaseeq(h->name, 11, "x-moongate-");
+}
+
+/* The client's own credential, for providers configured without a key. */
+static const char *client_key(mg_px *px, size_t *len)
+{
+    const char *v = mg_http_header(px->http, "x-api-key", len);
+    if (!v)
+        v = mg_http_header(px->http, "x-goog-api-key", len);
+    if (!v) {
+        v = mg_http_header(px->http, "authorization", len);
+        if (v && *len > 7 && mg_strncaseeq(v, 7, "bearer ")) {
+            v += 7;
+            *len -= 7;
+        }
+    }
+    return v;
+}
+
+static void build_headers(mg_px *px, const mg_provider_cfg *p)
+{
+    add_header(px, "Content-Type", "application/json", 16);
+    const char *key = p->api_key;
+    size_t klen = key ? strlen(key) : 0;
+    if (!key && px->http)
+        key = client_key(px, &klen);
+    if (key) {
+        if (px->up_format == MG_FMT_ANTHROPIC) {
+            add_header(px, "x-api-key", key, klen);
+        } else if (px->up_format == MG_FMT_GEMINI) {
+            add_header(px, "x-goog-api-key", key, klen);
+        } else {
+            char bearer[1024];
+            int n = snprintf(bearer, sizeof bearer, "Bearer %.*s", (int)klen, key);
+            if (n > 0 && (size_t)n < sizeof bearer)
+                add_header(px, "Authorization", bearer, (size_t)n);
+        }
+    }
+    if (px->up_format == MG_FMT_ANTHROPIC) {
+        size_t vlen = 0;
+        const char *ver = px->http ? mg_http_header(px->http, "anthropic-version", &vlen) : NULL;
+        if (!ver) {
+            ver = "2023-06-01";
+            vlen = 10;
+        }
+        add_header(px, "anthropic-version", ver, vlen);
+    }
+    for (size_t i = 0; px->http && i < px->http->nheaders; i++) {
+        const mg_header *h = &px->http->headers[i];
+        if (!header_is_private(h))
+            add_header(px, h->name, h->value, h->value_len);
+    }
+    for (size_t i = 0; i < p->nheaders; i++)
+        add_header(px, p->headers[i].name, p->headers[i].value, strlen(p->headers[i].value));
+}
+
+static void build_url(mg_px *px, const mg_provider_cfg *p, const char *model)
+{
+    mg_buf url = {0};
+    const char *base = p->base_url ? p->base_url : "";
+    size_t blen = strlen(base);
+    while (blen && base[blen - 1] == '/')
+        blen--;
+    mg_buf_append(&url, base, blen);
+    if (px->up_format == MG_FMT_GEMINI) {
+        mg_buf_printf(&url, "/v1beta/models/%s:%s", model,
+                      px->stream ? "streamGenerateContent?alt=sse" : "generateContent");
+    } else {
+        mg_buf_append_str(&url, mg_px_kind_upstream_path(px->ep.kind));
+    }
+    px->url = mg_xstrdup(mg_buf_cstr(&url));
+    mg_buf_free(&url);
+}
+
+/* The body goes upstream byte for byte unless a field must change: the
+ * model (routing picked another name) or OpenAI stream usage (we always
+ * ask for it, and strip that chunk if the client did not). */
+static void build_body(mg_px *px, const char *model, const char **body, size_t *len)
+{
+    int changed = 0;
+    if (px->ep.format != MG_FMT_GEMINI && strcmp(model, px->model) != 0) {
+        json_object_set_new(px->body, "model", json_string(model));
+        changed = 1;
+    }
+    px->strip_usage_chunk = 0;
+    if (px->up_format == MG_FMT_OPENAI && px->stream && px->ep.kind == MG_PX_CHAT &&
+        !px->client_wants_usage) {
+        json_t *so = json_object_get(px->body, "stream_options");
+        if (!json_is_object(so)) {
+            so = json_object();
+            json_object_set_new(px->body, "stream_options", so);
+        }
+        json_object_set_new(so, "include_usage", json_true());
+        px->strip_usage_chunk = 1;
+        changed = 1;
+    }
+    if (!changed) {
+        *body = px->raw_body;
+        *len = px->raw_body_len;
+        return;
+    }
+    mg_buf_reset(&px->send_body);
+    char *dump = json_dumps(px->body, JSON_COMPACT);
+    mg_buf_append_str(&px->send_body, dump);
+    free(dump);
+    *body = px->send_body.data;
+    *len = px->send_body.len;
+}
+
+static int start_mock(mg_px *px, const mg_provider_cfg *p, const char *body, size_t len)
+{
+    char path[512];
+    if (px->up_format == MG_FMT_GEMINI)
+        snprintf(path, sizeof path, "/v1beta/models/%s:%s", px->cur->model,
+                 px->stream ? "streamGenerateContent" : "generateContent");
+    else
+        snprintf(path, sizeof path, "%s%s", px->up_format == MG_FMT_ANTHROPIC ? "" : "/v1",
+                 mg_px_kind_upstream_path(px->ep.kind));
+    mg_mock_req mreq = {
+        .method = "POST",
+        .path = path,
+        .query = px->stream && px->up_format == MG_FMT_GEMINI ? "alt=sse" : "",
+        .headers = px->http ? px->http->headers : NULL,
+        .nheaders = px->http ? px->http->nheaders : 0,
+        .body = body,
+        .body_len = len,
+    };
+    mg_mock_opts opts = {.speed = p->mock_speed};
+    px->mock = mg_mock_start(px->w->loop, &mreq, &opts, &up_callbacks, px);
+    return px->mock ? MG_OK : MG_ERR;
+}
+
+static int start_attempt(mg_px *px, const mg_px_target *t)
+{
+    const mg_provider_cfg *p = t->provider;
+    mg_px_attempt_reset(px);
+    mg_buf_reset(&px->up_body);
+    px->cur = t;
+    px->up_status = 0;
+    px->up_ctype[0] = px->up_retry_after[0] = '\0';
+    px->up_format = p->format == MG_FMT_MOCK ? px->ep.format : p->format;
+    px->attempts++;
+    px->t_up_start = mg_now_mono();
+    px->t_first_up_byte = px->t_last_up_byte = 0;
+    memset(&px->usage, 0, sizeof px->usage);
+    px->content_bytes = 0;
+    if (px->up_format != px->ep.format) {
+        snprintf(px->last_fail_msg, sizeof px->last_fail_msg,
+                 "provider '%s' speaks %s and this request is %s; no converter is loaded",
+                 p->name, mg_format_name(px->up_format), mg_format_name(px->ep.format));
+        px->last_fail_status = 400;
+        px->last_fail_kind = "invalid_request_error";
+        return MG_ERR;
+    }
+    const char *body;
+    size_t len;
+    build_body(px, t->model, &body, &len);
+    if (p->format == MG_FMT_MOCK)
+        return start_mock(px, p, body, len);
+    build_url(px, p, t->model);
+    build_headers(px, p);
+    mg_up_request ureq = {
+        .method = "POST", .url = px->url,
+        .headers = (const char *const *)px->up_headers, .nheaders = px->nup_headers,
+        .body = body, .body_len = len,
+        .t_connect = p->t_connect, .t_first_byte = p->t_first_byte,
+        .t_idle = p->t_idle, .t_total = p->t_total,
+    };
+    char err[MG_ERRLEN] = "";
+    px->xfer = mg_up_start(px->w->up, &ureq, &up_callbacks, px, err);
+    if (!px->xfer) {
+        snprintf(px->last_fail_msg, sizeof px->last_fail_msg, "provider '%s': %s", p->name, err);
+        px->last_fail_status = 502;
+        px->last_fail_kind = "api_error";
+        return MG_ERR;
+    }
+    return MG_OK;
+}
+
+static void answer_last_failure(mg_px *px)
+{
+    if (px->last_fail_passthrough && px->up_body.len) {
+        mg_record_set_text(&px->rec->status, px->up_status == 429 ? "rate_limited" : "error");
+        mg_record_set_textn(&px->rec->error, px->up_body.data, MG_MIN(px->up_body.len, 300));
+        mg_px_respond_json(px, px->up_status, px->up_body.data, px->up_body.len);
+        return;
+    }
+    if (!px->last_fail_status) {
+        px->last_fail_status = 502;
+        snprintf(px->last_fail_msg, sizeof px->last_fail_msg, "no upstream target was available");
+    }
+    mg_px_fail(px, px->last_fail_status, px->last_fail_kind, "%s", px->last_fail_msg);
+}
+
+void mg_px_stage_upstream(mg_px *px)
+{
+    px->state = MG_PX_ST_UPSTREAM;
+    while (px->next_target < px->ntargets) {
+        const mg_px_target *t = &px->targets[px->next_target++];
+        if (start_attempt(px, t) == MG_OK)
+            return;
+        mg_px_note_attempt(px, 0, px->last_fail_msg);
+    }
+    px->state = MG_PX_ST_DONE;
+    answer_last_failure(px);
+}
+
+static void on_up_response(void *ud, int status, const mg_header *h, size_t n)
+{
+    mg_px *px = ud;
+    px->up_status = status;
+    for (size_t i = 0; i < n; i++) {
+        if (mg_strncaseeq(h[i].name, h[i].name_len, "content-type"))
+            snprintf(px->up_ctype, sizeof px->up_ctype, "%.*s", (int)h[i].value_len, h[i].value);
+        else if (mg_strncaseeq(h[i].name, h[i].name_len, "retry-after"))
+            snprintf(px->up_retry_after, sizeof px->up_retry_after, "%.*s",
+                     (int)h[i].value_len, h[i].value);
+    }
+}
+
+static int is_event_stream(const mg_px *px)
+{
+    return strncmp(px->up_ctype, "text/event-stream", 17) == 0;
+}
+
+static void commit_stream(mg_px *px)
+{
+    mg_buf hdrs = {0};
+    mg_px_extra_headers(px, &hdrs);
+    mg_buf_append_str(&hdrs, "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n");
+    mg_http_begin(px->http, px->up_status, "text/event-stream", mg_buf_cstr(&hdrs));
+    mg_buf_free(&hdrs);
+    px->committed = 1;
+    px->rec->http_status = px->up_status;
+}
+
+static int on_up_data(void *ud, const char *data, size_t len)
+{
+    mg_px *px = ud;
+    double now = mg_now_mono();
+    if (!px->t_first_up_byte)
+        px->t_first_up_byte = now;
+    px->t_last_up_byte = now;
+    if (px->stream && px->up_status >= 200 && px->up_status < 300 && is_event_stream(px)) {
+        if (!px->committed && px->http)
+            commit_stream(px);
+        int pause = 0;
+        mg_px_stream_data(px, data, len, &pause);
+        return pause ? MG_AGAIN : MG_OK;
+    }
+    if (px->up_body.len + len > MG_PX_MAX_UPSTREAM_BODY)
+        return MG_OK; /* on_done sees the truncation through the length check */
+    mg_buf_append(&px->up_body, data, len);
+    return MG_OK;
+}
+
+static void on_up_done(void *ud, int result, const char *errmsg)
+{
+    mg_px *px = ud;
+    mg_up_timings tm = {0};
+    if (px->xfer) {
+        mg_up_get_timings(px->xfer, &tm);
+        px->xfer = NULL; /* the upstream frees it after this returns */
+    } else if (px->mock) {
+        tm.pauses = mg_mock_pauses(px->mock);
+        tm.ttfb_ms = px->t_first_up_byte ? (px->t_first_up_byte - px->t_up_start) * 1e3 : 0;
+        px->mock = NULL;
+    }
+    px->pauses += tm.pauses;
+    px->rec->connect_ms = tm.connect_ms;
+    px->rec->ttfb_ms = tm.ttfb_ms;
+    mg_px_attempt_done(px, result, errmsg);
+    mg_px_maybe_free(px);
+}

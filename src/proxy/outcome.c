@@ -1,0 +1,98 @@
+/* outcome.c — what an upstream attempt's end means: a response for the
+ * client, a clean or broken end of a stream, or a move to the next target.
+ * Only upstream faults (connect errors, timeouts, 5xx, 429) move on; a
+ * client error (400, 401, 413...) is the client's answer. */
+#include <stdio.h>
+#include <string.h>
+
+#include "px-t.h"
+
+void mg_px_note_attempt(mg_px *px, int status, const char *result)
+{
+    mg_buf *a = &px->attempts_json;
+    if (a->len) /* items only; record.c adds the brackets */
+        mg_buf_append_str(a, ",");
+    const char *prov = px->cur ? px->cur->provider->name : "";
+    const char *model = px->cur ? px->cur->model : "";
+    mg_buf_append_str(a, "{\"provider\":");
+    mg_buf_append_json_str(a, prov, strlen(prov));
+    mg_buf_append_str(a, ",\"model\":");
+    mg_buf_append_json_str(a, model, strlen(model));
+    mg_buf_printf(a, ",\"status\":%d,\"result\":", status);
+    mg_buf_append_json_str(a, result, strlen(result));
+    mg_buf_printf(a, ",\"duration_ms\":%.3f}", (mg_now_mono() - px->t_up_start) * 1e3);
+}
+
+static int status_retryable(int status) { return status == 429 || status >= 500; }
+
+static void transport_failure(mg_px *px, int result, const char *errmsg)
+{
+    const char *name = mg_up_result_name(result);
+    int timeout = mg_up_result_is_timeout(result);
+    px->last_fail_status = timeout ? 504 : 502;
+    px->last_fail_kind = timeout ? "timeout_error" : "api_error";
+    px->last_fail_passthrough = 0;
+    snprintf(px->last_fail_msg, sizeof px->last_fail_msg, "provider '%s' failed: %s%s%s",
+             px->cur->provider->name, name, errmsg && *errmsg ? ": " : "",
+             errmsg ? errmsg : "");
+    mg_px_note_attempt(px, 0, name);
+}
+
+static void finish_json(mg_px *px)
+{
+    json_t *obj = json_loadb(px->up_body.data ? px->up_body.data : "", px->up_body.len, 0, NULL);
+    if (obj) {
+        mg_px_usage_from_json(px->up_format, obj, &px->usage);
+        json_decref(obj);
+    }
+    mg_record_set_text(&px->rec->status, "success");
+    mg_px_respond_json(px, px->up_status, px->up_body.data ? px->up_body.data : "",
+                       px->up_body.len);
+}
+
+void mg_px_attempt_done(mg_px *px, int result, const char *errmsg)
+{
+    px->rec->upstream_status = px->up_status;
+    if (px->committed) {
+        mg_px_note_attempt(px, px->up_status, result == MG_UP_OK ? "ok" : mg_up_result_name(result));
+        mg_px_stream_end(px, result, errmsg);
+        px->state = MG_PX_ST_DONE;
+        return;
+    }
+    if (px->client_gone)
+        return;
+    if (result != MG_UP_OK) {
+        transport_failure(px, result, errmsg);
+        mg_px_stage_upstream(px);
+        return;
+    }
+    if (px->up_status >= 400) {
+        px->last_fail_status = px->up_status;
+        px->last_fail_kind = NULL;
+        px->last_fail_passthrough = 1;
+        snprintf(px->last_fail_msg, sizeof px->last_fail_msg, "provider '%s' answered %d",
+                 px->cur->provider->name, px->up_status);
+        mg_px_note_attempt(px, px->up_status, "http_error");
+        if (status_retryable(px->up_status) && px->next_target < px->ntargets)
+            mg_px_stage_upstream(px);
+        else {
+            px->next_target = px->ntargets;
+            mg_px_stage_upstream(px);
+        }
+        return;
+    }
+    if (px->stream && !strstr(px->up_ctype, "event-stream") && px->up_status < 300) {
+        px->last_fail_status = 502;
+        px->last_fail_kind = "api_error";
+        px->last_fail_passthrough = 0;
+        snprintf(px->last_fail_msg, sizeof px->last_fail_msg,
+                 "provider '%s' answered a stream request with content-type '%s'",
+                 px->cur->provider->name, px->up_ctype[0] ? px->up_ctype : "(none)");
+        mg_px_note_attempt(px, px->up_status, "wrong_content_type");
+        mg_px_stage_upstream(px);
+        return;
+    }
+    mg_px_note_attempt(px, px->up_status, "ok");
+    px->state = MG_PX_ST_DONE;
+    finish_json(px);
+}

@@ -1,0 +1,95 @@
+/* px-t.h — the request context shared by the pipeline's stage files.
+ * Internal to src/proxy. Ownership: mg_px owns every pointer in it except
+ * w, http (owned by the connection until finish/abort) and the provider
+ * configs (owned by the generation's config, which px retains). */
+#ifndef MG_PX_T_H
+#define MG_PX_T_H
+
+#include "../mock/mock.h"
+#include "../runtime/gateway.h"
+#include "proxy.h"
+
+#define MG_PX_MAX_TARGETS 8
+
+/* Where the request is in its life. */
+enum mg_px_state {
+    MG_PX_ST_PARSE = 0,
+    MG_PX_ST_ROUTE,    /* waiting for the route hook */
+    MG_PX_ST_UPSTREAM, /* an attempt is running */
+    MG_PX_ST_DONE,     /* response finished or client gone; record pending */
+};
+
+struct mg_px {
+    struct mg_worker *w;
+    mg_wgen *gen;                 /* retained for the request's life */
+    const mg_config *cfg;         /* gen->cfg->cfg */
+    mg_http_req *http;            /* NULL once finished or aborted */
+    mg_record *rec;               /* submitted to the store at the end */
+    mg_px_endpoint ep;
+    int state;
+
+    json_t *body;                 /* parsed client body */
+    const char *raw_body;         /* http->body bytes (valid while http) */
+    size_t raw_body_len;
+    char *model;                  /* model the client asked for */
+    int stream;
+    int client_wants_usage;       /* openai stream_options.include_usage */
+    int strip_usage_chunk;        /* we asked for usage the client did not */
+
+    mg_px_target targets[MG_PX_MAX_TARGETS];
+    size_t ntargets, next_target;
+
+    /* The running attempt. */
+    const mg_px_target *cur;
+    int up_format;                /* format spoken upstream */
+    mg_up_xfer *xfer;             /* real upstream, or */
+    mg_mock_xfer *mock;           /* in-process mock */
+    int up_status;
+    char up_ctype[128];
+    char up_retry_after[32];
+    mg_buf up_body;               /* buffered body: non-stream or error */
+    mg_buf send_body;             /* body sent upstream when rewritten */
+    char *url;
+    char **up_headers;            /* "Name: value" strings */
+    size_t nup_headers;
+    mg_sse_parser sse;
+    int sse_ready;
+    mg_usage usage;
+    long content_bytes;           /* streamed payload bytes, for estimates */
+    mg_buf out;                   /* scratch for writes to the client */
+
+    int committed;                /* status line sent to the client */
+    int client_gone;
+    int up_paused;
+    long pauses;
+    double t_start, t_route_done, t_up_start, t_first_up_byte, t_last_up_byte;
+    double t_first_client_byte;
+    mg_buf attempts_json;
+    int attempts;
+
+    /* Why the last failed attempt failed, answered when no target is left. */
+    int last_fail_status;
+    const char *last_fail_kind;
+    char last_fail_msg[256];
+    int last_fail_passthrough;    /* up_body holds the upstream's own error */
+};
+
+/* Stages (one file each). */
+int mg_px_stage_parse(mg_px *px);      /* request.c */
+int mg_px_stage_route(mg_px *px);      /* route.c */
+void mg_px_stage_upstream(mg_px *px);  /* attempt.c: next target or fail */
+void mg_px_record_finish(mg_px *px);   /* record.c */
+
+/* Shared helpers. */
+void mg_px_fail(mg_px *px, int status, const char *kind, const char *fmt, ...) MG_PRINTF(4, 5);
+void mg_px_respond_json(mg_px *px, int status, const char *body, size_t len);
+void mg_px_extra_headers(mg_px *px, mg_buf *out);
+void mg_px_maybe_free(mg_px *px);
+void mg_px_stream_data(mg_px *px, const char *data, size_t len, int *pause); /* stream.c */
+void mg_px_stream_end(mg_px *px, int result, const char *errmsg);
+void mg_px_attempt_reset(mg_px *px);
+void mg_px_attempt_done(mg_px *px, int result, const char *errmsg); /* outcome.c */
+void mg_px_note_attempt(mg_px *px, int status, const char *result);
+int mg_px_route_add(mg_px *px, const char *entry);
+
+#endif

@@ -1,0 +1,249 @@
+/* request.c — a proxied request's life: entry from the client socket, the
+ * parse stage, client-side responses and aborts, and freeing. The other
+ * stages live in route.c, attempt.c, stream.c and record.c. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/log.h"
+#include "px-t.h"
+
+static void on_client_abort(mg_http_req *req);
+static void on_client_writable(mg_http_req *req);
+
+static const char *status_kind(int status)
+{
+    switch (status) {
+    case 400: return "invalid_request_error";
+    case 401: return "authentication_error";
+    case 403: return "permission_error";
+    case 404: return "not_found_error";
+    case 413: return "request_too_large";
+    case 429: return "rate_limit_error";
+    case 503: return "overloaded_error";
+    case 504: return "timeout_error";
+    default: return "api_error";
+    }
+}
+
+void mg_px_extra_headers(mg_px *px, mg_buf *out)
+{
+    mg_buf_printf(out, "x-moongate-request-id: %s\r\n", px->rec->id);
+    mg_buf_printf(out, "x-moongate-policy-generation: %llu\r\n",
+                  (unsigned long long)px->gen->number);
+    if (px->cur) {
+        mg_buf_printf(out, "x-moongate-provider: %s\r\n", px->cur->provider->name);
+        mg_buf_printf(out, "x-moongate-model: %s\r\n", px->cur->model);
+    }
+}
+
+void mg_px_respond_json(mg_px *px, int status, const char *body, size_t len)
+{
+    px->rec->http_status = status;
+    if (!px->http)
+        return;
+    mg_buf hdrs = {0};
+    mg_px_extra_headers(px, &hdrs);
+    if (px->up_retry_after[0] && (status == 429 || status == 503))
+        mg_buf_printf(&hdrs, "retry-after: %s\r\n", px->up_retry_after);
+    mg_http_respond(px->http, status, "application/json", mg_buf_cstr(&hdrs), body, len);
+    px->rec->bytes_out = (int64_t)px->http->bytes_out;
+    mg_buf_free(&hdrs);
+    px->http = NULL;
+    px->committed = 1;
+}
+
+void mg_px_fail(mg_px *px, int status, const char *kind, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (!px->rec->error)
+        mg_record_set_text(&px->rec->error, msg);
+    if (!px->rec->status)
+        mg_record_set_text(&px->rec->status, status == 504 ? "timeout"
+                                             : status == 429 ? "rate_limited"
+                                                             : "error");
+    if (!px->committed)
+        px->rec->http_status = status;
+    if (!px->http)
+        return;
+    if (px->committed) {
+        /* Headers went out already: end the stream with the format's error
+         * event so the client never mistakes a cut for a clean end. */
+        mg_buf ev = {0};
+        mg_px_error_event(px->ep.format, status, kind ? kind : status_kind(status), msg, &ev);
+        mg_http_write(px->http, ev.data, ev.len);
+        mg_buf_free(&ev);
+        px->rec->bytes_out = (int64_t)px->http->bytes_out;
+        mg_http_finish(px->http);
+        px->http = NULL;
+        return;
+    }
+    mg_buf body = {0};
+    mg_px_error_body(px->ep.format, status, kind ? kind : status_kind(status), msg, &body);
+    mg_px_respond_json(px, status, body.data, body.len);
+    mg_buf_free(&body);
+}
+
+static int read_model_and_stream(mg_px *px)
+{
+    json_t *model = json_object_get(px->body, "model");
+    if (px->ep.kind == MG_PX_GEMINI || px->ep.kind == MG_PX_GEMINI_STREAM) {
+        px->model = mg_xstrdup(px->ep.model);
+        px->stream = px->ep.kind == MG_PX_GEMINI_STREAM;
+        return MG_OK;
+    }
+    if (!json_is_string(model) || json_string_length(model) == 0) {
+        mg_px_fail(px, 400, NULL, "the request body needs a \"model\" string");
+        return MG_ERR;
+    }
+    px->model = mg_xstrdup(json_string_value(model));
+    json_t *stream = json_object_get(px->body, "stream");
+    if (stream && !json_is_boolean(stream) && !json_is_null(stream)) {
+        mg_px_fail(px, 400, NULL, "\"stream\" must be a boolean");
+        return MG_ERR;
+    }
+    px->stream = json_is_true(stream);
+    if (px->ep.format == MG_FMT_OPENAI && px->stream) {
+        json_t *so = json_object_get(px->body, "stream_options");
+        px->client_wants_usage = json_is_true(json_object_get(so, "include_usage"));
+    }
+    return MG_OK;
+}
+
+static void read_session(mg_px *px)
+{
+    size_t n;
+    const char *sid = mg_http_header(px->http, "x-session-id", &n);
+    if (sid && n > 0 && n < 256) {
+        mg_record_set_textn(&px->rec->session_id, sid, n);
+        return;
+    }
+    /* The client's own conversation metadata: Anthropic metadata.user_id,
+     * OpenAI user / metadata.session_id. */
+    json_t *meta = json_object_get(px->body, "metadata");
+    json_t *v = json_object_get(meta, "session_id");
+    if (!json_is_string(v))
+        v = json_object_get(meta, "user_id");
+    if (!json_is_string(v))
+        v = json_object_get(px->body, "user");
+    if (json_is_string(v) && json_string_length(v) < 256)
+        mg_record_set_text(&px->rec->session_id, json_string_value(v));
+}
+
+int mg_px_stage_parse(mg_px *px)
+{
+    json_error_t jerr;
+    if (px->raw_body_len == 0) {
+        mg_px_fail(px, 400, NULL, "the request needs a JSON body");
+        return MG_ERR;
+    }
+    /* JSON_REJECT_DUPLICATES: two "model" keys could route one way and be
+     * billed another. */
+    px->body = json_loadb(px->raw_body, px->raw_body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!px->body) {
+        mg_px_fail(px, 400, NULL, "invalid JSON body at line %d column %d: %s", jerr.line,
+                   jerr.column, jerr.text);
+        return MG_ERR;
+    }
+    if (!json_is_object(px->body)) {
+        mg_px_fail(px, 400, NULL, "the request body must be a JSON object");
+        return MG_ERR;
+    }
+    if (read_model_and_stream(px) != MG_OK)
+        return MG_ERR;
+    mg_record_set_text(&px->rec->model_requested, px->model);
+    px->rec->stream = px->stream;
+    read_session(px);
+    return MG_OK;
+}
+
+static void px_free(mg_px *px)
+{
+    for (size_t i = 0; i < px->ntargets; i++)
+        free(px->targets[i].model);
+    mg_px_attempt_reset(px);
+    if (px->body)
+        json_decref(px->body);
+    free(px->model);
+    mg_buf_free(&px->up_body);
+    mg_buf_free(&px->send_body);
+    mg_buf_free(&px->attempts_json);
+    mg_buf_free(&px->out);
+    mg_record_free(px->rec);
+    mg_wgen_release(px->gen);
+    atomic_fetch_sub(&px->w->stats.active, 1);
+    free(px);
+}
+
+/* The request ends when the client side is closed and no upstream work is
+ * left; only then is the record complete. */
+void mg_px_maybe_free(mg_px *px)
+{
+    if (px->http || px->xfer || px->mock || px->state == MG_PX_ST_ROUTE)
+        return;
+    mg_px_record_finish(px);
+    px_free(px);
+}
+
+static void on_client_abort(mg_http_req *req)
+{
+    mg_px *px = req->ud;
+    px->http = NULL;
+    px->client_gone = 1;
+    if (!px->rec->status)
+        mg_record_set_text(&px->rec->status, "cancelled");
+    if (!px->rec->error)
+        mg_record_set_text(&px->rec->error, "client disconnected");
+    if (!px->rec->http_status)
+        px->rec->http_status = 499;
+    /* Cancel the upstream at once: nobody will read what it sends. */
+    mg_px_attempt_reset(px);
+    mg_px_maybe_free(px);
+}
+
+static void on_client_writable(mg_http_req *req)
+{
+    mg_px *px = req->ud;
+    if (!px->up_paused)
+        return;
+    px->up_paused = 0;
+    if (px->xfer)
+        mg_up_resume(px->xfer);
+    else if (px->mock)
+        mg_mock_resume(px->mock);
+}
+
+void mg_px_handle(struct mg_worker *w, mg_http_req *req, const mg_px_endpoint *ep)
+{
+    mg_px *px = mg_xcalloc(1, sizeof *px);
+    px->w = w;
+    px->gen = mg_wgen_retain(w->gen);
+    px->cfg = px->gen->cfg->cfg;
+    px->http = req;
+    px->ep = *ep;
+    px->t_start = req->t_start;
+    px->raw_body = req->body.data ? mg_buf_rptr(&req->body) : NULL;
+    px->raw_body_len = mg_buf_unread(&req->body);
+    req->ud = px;
+    req->on_abort = on_client_abort;
+    req->on_writable = on_client_writable;
+    atomic_fetch_add(&w->stats.requests, 1);
+    atomic_fetch_add(&w->stats.active, 1);
+
+    mg_record *r = px->rec = mg_record_new();
+    mg_record_set_text(&r->endpoint, req->path);
+    mg_record_set_text(&r->client_format, mg_format_name(ep->format));
+    mg_record_set_text(&r->environment, px->cfg->environment);
+    r->bytes_in = (int64_t)px->raw_body_len;
+    r->worker = w->id;
+    r->policy_generation = (int64_t)px->gen->number;
+
+    if (mg_px_stage_parse(px) == MG_OK && mg_px_stage_route(px) == MG_OK)
+        mg_px_stage_upstream(px);
+    mg_px_maybe_free(px);
+}

@@ -1,0 +1,94 @@
+/* stream.c — same-format streaming: upstream SSE bytes to the client with
+ * backpressure, usage read on the way. Bytes pass through untouched unless
+ * we asked an OpenAI upstream for a usage chunk the client did not want;
+ * then the stream is re-framed event by event without that chunk. */
+#include <string.h>
+
+#include "px-t.h"
+
+#define MG_PX_MAX_EVENT (16u << 20)
+
+/* OpenAI's usage chunk: "choices": [] with a usage object. */
+static int is_usage_only_chunk(const json_t *obj)
+{
+    const json_t *choices = json_object_get(obj, "choices");
+    return json_is_array(choices) && json_array_size(choices) == 0 &&
+           json_is_object(json_object_get(obj, "usage"));
+}
+
+static void on_sse_event(void *ud, const char *event, size_t event_len, const char *data,
+                         size_t data_len)
+{
+    mg_px *px = ud;
+    int drop = 0;
+    px->content_bytes += (long)data_len;
+    if (mg_px_event_may_have_usage(px->up_format, event, event_len, data, data_len)) {
+        json_t *obj = json_loadb(data, data_len, 0, NULL);
+        if (obj) {
+            mg_px_usage_from_json(px->up_format, obj, &px->usage);
+            drop = px->strip_usage_chunk && is_usage_only_chunk(obj);
+            json_decref(obj);
+        }
+    }
+    if (!px->strip_usage_chunk || drop)
+        return;
+    if (event_len) {
+        mg_buf_append_str(&px->out, "event: ");
+        mg_buf_append(&px->out, event, event_len);
+        mg_buf_append_str(&px->out, "\n");
+    }
+    mg_buf_append_str(&px->out, "data: ");
+    mg_buf_append(&px->out, data, data_len);
+    mg_buf_append_str(&px->out, "\n\n");
+}
+
+static int send_to_client(mg_px *px, const char *data, size_t len)
+{
+    if (!px->http || len == 0)
+        return MG_OK;
+    if (!px->t_first_client_byte)
+        px->t_first_client_byte = mg_now_mono();
+    return mg_http_write(px->http, data, len);
+}
+
+void mg_px_stream_data(mg_px *px, const char *data, size_t len, int *pause)
+{
+    if (!px->sse_ready) {
+        mg_sse_init(&px->sse, on_sse_event, px, MG_PX_MAX_EVENT);
+        px->sse_ready = 1;
+    }
+    int rc;
+    if (px->strip_usage_chunk) {
+        mg_buf_reset(&px->out);
+        mg_sse_feed(&px->sse, data, len);
+        rc = send_to_client(px, px->out.data, px->out.len);
+    } else {
+        rc = send_to_client(px, data, len);
+        mg_sse_feed(&px->sse, data, len);
+    }
+    if (rc == MG_AGAIN) {
+        *pause = 1;
+        px->up_paused = 1;
+        px->pauses++;
+        atomic_fetch_add(&px->w->stats.upstream_pauses, 1);
+    }
+}
+
+void mg_px_stream_end(mg_px *px, int result, const char *errmsg)
+{
+    if (result == MG_UP_OK) {
+        mg_record_set_text(&px->rec->status, "success");
+        if (px->http) {
+            px->rec->bytes_out = (int64_t)px->http->bytes_out;
+            mg_http_finish(px->http);
+            px->http = NULL;
+        }
+        return;
+    }
+    int timeout = mg_up_result_is_timeout(result);
+    mg_px_fail(px, timeout ? 504 : 502, timeout ? "timeout_error" : "api_error",
+               "provider '%s' stream broke off: %s%s%s", px->cur->provider->name,
+               mg_up_result_name(result), errmsg && *errmsg ? ": " : "", errmsg ? errmsg : "");
+    /* The status line said 200; the record keeps what the client saw last. */
+    mg_record_set_text(&px->rec->status, timeout ? "timeout" : "error");
+}

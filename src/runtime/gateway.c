@@ -1,0 +1,324 @@
+/* gateway.c — `moongate serve`: load config, open the store, bind the
+ * listeners, start the workers, then run the main thread's control loop
+ * (signals, reloads, shutdown). */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "../admin/admin.h"
+#include "../core/log.h"
+#include "gateway.h"
+
+static void raise_nofile_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            mg_warn("cannot raise the open-file limit: %s", strerror(errno));
+    }
+}
+
+static int split_host_port(const char *s, char *host, size_t hostlen, int *port)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon || colon == s)
+        return MG_ERR;
+    size_t n = (size_t)(colon - s);
+    if (s[0] == '[' && n >= 2 && s[n - 1] == ']') {
+        s++;
+        n -= 2;
+    }
+    if (n >= hostlen)
+        return MG_ERR;
+    memcpy(host, s, n);
+    host[n] = '\0';
+    char *end;
+    long p = strtol(colon + 1, &end, 10);
+    if (*end || p < 0 || p > 65535)
+        return MG_ERR;
+    *port = (int)p;
+    return MG_OK;
+}
+
+static int apply_overrides(mg_config *cfg, const mg_serve_opts *opts, char *err)
+{
+    if (opts->listen) {
+        char host[256];
+        int port;
+        if (split_host_port(opts->listen, host, sizeof host, &port) != MG_OK) {
+            snprintf(err, MG_ERRLEN, "--listen wants HOST:PORT, got '%s'", opts->listen);
+            return MG_ERR;
+        }
+        free(cfg->listen_host);
+        cfg->listen_host = mg_xstrdup(host);
+        cfg->listen_port = port;
+    }
+    if (opts->db) {
+        free(cfg->db);
+        cfg->db = mg_xstrdup(opts->db);
+    }
+    return MG_OK;
+}
+
+static int open_store(mg_gateway *gw, const mg_config *cfg, char *err)
+{
+    char schema_dir[1024];
+    snprintf(schema_dir, sizeof schema_dir, "%s/schema", gw->home);
+    mg_store_opts so = {
+        .db_path = cfg->db,
+        .schema_dir = schema_dir,
+        .access_log = cfg->access_log,
+        .queue_capacity = cfg->queue_capacity,
+        .flush_interval = cfg->flush_interval,
+    };
+    gw->store = mg_store_open(&so, err);
+    return gw->store ? MG_OK : MG_ERR;
+}
+
+static int open_listeners(mg_gateway *gw, const mg_config *cfg, char *err)
+{
+    gw->tls_fd = -1;
+    gw->listen_fd = mg_http_listen(cfg->listen_host, cfg->listen_port, &gw->bound_port, err);
+    if (gw->listen_fd < 0)
+        return MG_ERR;
+    if (!cfg->tls_addr_host)
+        return MG_OK;
+    gw->tls_ctx = mg_tls_ctx_new(cfg->tls_cert, cfg->tls_key, err);
+    if (!gw->tls_ctx)
+        return MG_ERR;
+    gw->tls_fd = mg_http_listen(cfg->tls_addr_host, cfg->tls_port, &gw->tls_bound_port, err);
+    return gw->tls_fd < 0 ? MG_ERR : MG_OK;
+}
+
+static int setup_admin_token(mg_gateway *gw, const mg_config *cfg, char *err)
+{
+    if (cfg->admin_token) {
+        snprintf(gw->admin_token, sizeof gw->admin_token, "%s", cfg->admin_token);
+        return MG_OK;
+    }
+    int created = 0;
+    if (mg_admin_token_load_or_create(cfg->admin_token_file, gw->admin_token,
+                                      sizeof gw->admin_token, &created, err) != MG_OK)
+        return MG_ERR;
+    if (created)
+        fprintf(stderr,
+                "moongate: generated an admin token (shown once; saved to %s, mode 0600):\n"
+                "  %s\n",
+                cfg->admin_token_file, gw->admin_token);
+    return MG_OK;
+}
+
+static int start_workers(mg_gateway *gw, char *err)
+{
+    mg_wgen **gens = mg_xcalloc((size_t)gw->nworkers, sizeof *gens);
+    char lerr[2048] = "";
+    uint64_t number = atomic_fetch_add(&gw->generation, 1) + 1;
+    int rc = mg_gen_build_all(gw, gw->cfg, number, gens, lerr, sizeof lerr);
+    if (rc != MG_OK) {
+        snprintf(err, MG_ERRLEN, "policies failed to load:\n%s", lerr);
+        free(gens);
+        return MG_ERR;
+    }
+    gw->reload.generation = number;
+    gw->reload.loaded_at_ms = mg_now_wall_ms();
+    gw->workers = mg_xcalloc((size_t)gw->nworkers, sizeof *gw->workers);
+    /* Workers must not take the process's signals: the main loop does. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    for (int i = 0; i < gw->nworkers && rc == MG_OK; i++) {
+        mg_worker *w = &gw->workers[i];
+        w->gw = gw;
+        w->id = i;
+        w->gen = gens[i];
+        gens[i] = NULL;
+        rc = mg_worker_start(w, err);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    for (int i = 0; i < gw->nworkers; i++)
+        if (gens[i])
+            mg_wgen_release(gens[i]);
+    free(gens);
+    return rc;
+}
+
+static void on_shutdown_tick(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    MG_UNUSED(revents);
+    mg_gateway *gw = t->data;
+    int alive = 0;
+    for (int i = 0; i < gw->nworkers; i++) {
+        mg_worker *w = &gw->workers[i];
+        if (w->thread && pthread_tryjoin_np(w->thread, NULL) == 0)
+            w->thread = 0;
+        alive += w->thread != 0;
+    }
+    double waited = mg_now_mono() - gw->shutdown_started;
+    if (alive && waited > gw->cfg->cfg->shutdown_grace && !gw->shutdown_forced) {
+        mg_warn("grace period of %.0fs over: aborting %d worker(s) with requests in flight",
+                gw->cfg->cfg->shutdown_grace, alive);
+        for (int i = 0; i < gw->nworkers; i++)
+            if (gw->workers[i].thread)
+                mg_worker_stop(&gw->workers[i], 1);
+        gw->shutdown_forced = 1;
+    }
+    if (!alive)
+        ev_break(loop, EVBREAK_ALL);
+}
+
+static void begin_shutdown(mg_gateway *gw)
+{
+    if (gw->shutting_down)
+        return;
+    gw->shutting_down = 1;
+    gw->shutdown_started = mg_now_mono();
+    mg_info("shutting down: no new connections, finishing requests in flight");
+    for (int i = 0; i < gw->nworkers; i++)
+        mg_worker_stop(&gw->workers[i], 0);
+    ev_timer_init(&gw->shutdown_timer, on_shutdown_tick, 0.02, 0.02);
+    gw->shutdown_timer.data = gw;
+    ev_timer_start(gw->main_loop, &gw->shutdown_timer);
+}
+
+static void on_signal(struct ev_loop *loop, ev_signal *s, int revents)
+{
+    MG_UNUSED(loop);
+    MG_UNUSED(revents);
+    mg_gateway *gw = s->data;
+    if (s->signum == SIGHUP)
+        mg_gateway_reload(gw, "SIGHUP");
+    else if (gw->shutting_down) /* a second Ctrl-C: stop now */
+        for (int i = 0; i < gw->nworkers; i++)
+            mg_worker_stop(&gw->workers[i], 1);
+    else
+        begin_shutdown(gw);
+}
+
+static void on_reload_async(struct ev_loop *loop, ev_async *a, int revents)
+{
+    MG_UNUSED(loop);
+    MG_UNUSED(revents);
+    mg_gateway *gw = a->data;
+    if (atomic_exchange(&gw->reload_requested, 0))
+        mg_gateway_reload(gw, "admin API");
+}
+
+void mg_gateway_request_reload(mg_gateway *gw)
+{
+    atomic_store(&gw->reload_requested, 1);
+    ev_async_send(gw->main_loop, &gw->reload_async);
+}
+
+static void watch_signals(mg_gateway *gw)
+{
+    signal(SIGPIPE, SIG_IGN);
+    ev_signal_init(&gw->sig_int, on_signal, SIGINT);
+    ev_signal_init(&gw->sig_term, on_signal, SIGTERM);
+    ev_signal_init(&gw->sig_hup, on_signal, SIGHUP);
+    gw->sig_int.data = gw->sig_term.data = gw->sig_hup.data = gw;
+    ev_signal_start(gw->main_loop, &gw->sig_int);
+    ev_signal_start(gw->main_loop, &gw->sig_term);
+    ev_signal_start(gw->main_loop, &gw->sig_hup);
+    ev_async_init(&gw->reload_async, on_reload_async);
+    gw->reload_async.data = gw;
+    ev_async_start(gw->main_loop, &gw->reload_async);
+}
+
+static void teardown(mg_gateway *gw)
+{
+    for (int i = 0; gw->workers && i < gw->nworkers; i++) {
+        mg_worker *w = &gw->workers[i];
+        if (w->thread)
+            pthread_join(w->thread, NULL);
+        if (w->loop) {
+            pthread_mutex_lock(&w->handoff_lock);
+            mg_wgen *pending = w->pending_gen;
+            w->pending_gen = NULL;
+            pthread_mutex_unlock(&w->handoff_lock);
+            if (pending)
+                mg_wgen_release(pending);
+            ev_loop_destroy(w->loop);
+            pthread_mutex_destroy(&w->handoff_lock);
+        }
+    }
+    free(gw->workers);
+    mg_gateway_watch_stop(gw);
+    if (gw->store)
+        mg_store_close(gw->store); /* flushes every accepted record */
+    if (gw->listen_fd >= 0)
+        close(gw->listen_fd);
+    if (gw->tls_fd >= 0)
+        close(gw->tls_fd);
+    if (gw->tls_ctx)
+        mg_tls_ctx_free(gw->tls_ctx);
+    mg_cfg_ref_release(gw->cfg);
+    free(gw->reload.last_error);
+    free(gw->reload.restart_needed);
+    free(gw->config_path);
+    pthread_mutex_destroy(&gw->status_lock);
+}
+
+static int startup(mg_gateway *gw, const mg_serve_opts *opts, char *err)
+{
+    char cerr[4096] = "";
+    mg_config *cfg = mg_config_load(opts->config_path, gw->home, cerr, sizeof cerr);
+    if (!cfg) {
+        snprintf(err, MG_ERRLEN, "%.*s", MG_ERRLEN - 1, cerr);
+        return MG_ERR;
+    }
+    if (apply_overrides(cfg, opts, err) != MG_OK) {
+        mg_config_free(cfg);
+        return MG_ERR;
+    }
+    gw->cfg = mg_cfg_ref_new(cfg);
+    gw->nworkers = cfg->workers > 0 ? cfg->workers : 1;
+    if (cfg->log_level)
+        mg_log_set_level(mg_log_level_from_name(cfg->log_level));
+    if (setup_admin_token(gw, cfg, err) != MG_OK || open_store(gw, cfg, err) != MG_OK ||
+        open_listeners(gw, cfg, err) != MG_OK || start_workers(gw, err) != MG_OK)
+        return MG_ERR;
+    watch_signals(gw);
+    mg_gateway_watch_start(gw);
+    mg_info("moongate %s listening on http://%s:%d/ (%d worker%s, config %s, db %s)", MG_VERSION,
+            cfg->listen_host, gw->bound_port, gw->nworkers, gw->nworkers > 1 ? "s" : "",
+            cfg->path, cfg->db);
+    if (gw->tls_fd >= 0)
+        mg_info("TLS listener on https://%s:%d/", cfg->tls_addr_host, gw->tls_bound_port);
+    mg_info("dashboard: http://%s:%d/dashboard/", cfg->listen_host, gw->bound_port);
+    return MG_OK;
+}
+
+int mg_gateway_serve(const mg_serve_opts *opts)
+{
+    mg_gateway gw;
+    memset(&gw, 0, sizeof gw);
+    gw.listen_fd = gw.tls_fd = -1;
+    gw.home = getenv("MOONGATE_HOME") ? getenv("MOONGATE_HOME") : MG_HOME;
+    gw.config_path = opts->config_path ? mg_xstrdup(opts->config_path) : NULL;
+    gw.started_at_ms = mg_now_wall_ms();
+    gw.started_mono = mg_now_mono();
+    gw.main_loop = ev_default_loop(EVFLAG_AUTO);
+    gw.exit_code = 0;
+    pthread_mutex_init(&gw.status_lock, NULL);
+    raise_nofile_limit();
+    char err[MG_ERRLEN] = "";
+    if (startup(&gw, opts, err) != MG_OK) {
+        fprintf(stderr, "moongate: %s\n", err);
+        for (int i = 0; gw.workers && i < gw.nworkers; i++)
+            if (gw.workers[i].thread)
+                mg_worker_stop(&gw.workers[i], 1);
+        teardown(&gw);
+        return 1;
+    }
+    ev_run(gw.main_loop, 0);
+    teardown(&gw);
+    mg_info("stopped");
+    return gw.exit_code;
+}
