@@ -31,7 +31,7 @@ missing_packages() {
 setup() {
     want="$PACKAGES"
     if [ "${1:-}" = test ]; then
-        want="$want chromium"
+        want="$want chromium sqlite3"
         # Node.js: Debian 12's own (18.19) unless a newer one is already here.
         command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || want="$want nodejs npm"
     fi
@@ -43,7 +43,8 @@ setup() {
         # shellcheck disable=SC2086
         DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends $miss
     fi
-    if [ "${1:-}" = test ] && [ ! -d node_modules/openai ] || { [ "${1:-}" = test ] && [ package-lock.json -nt node_modules/.package-lock.json ]; }; then
+    if [ "${1:-}" = test ] && { [ ! -f node_modules/.package-lock.json ] ||
+        [ package-lock.json -nt node_modules/.package-lock.json ]; }; then
         say "installing npm test tools (npm ci)"
         npm ci --no-audit --no-fund
     fi

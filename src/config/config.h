@@ -4,7 +4,8 @@
  * (prices per million tokens, context window) comes from the bundled
  * lua/moongate/data/models.lua, overridable with `models = { ... }`.
  * A loaded mg_config is immutable and owned by whoever loaded it; a reload
- * builds a new one. */
+ * builds a new one. Every string and array reachable from it belongs to it
+ * and mg_config_free releases them all. */
 #ifndef MG_CONFIG_H
 #define MG_CONFIG_H
 
@@ -63,8 +64,9 @@ typedef struct mg_model_info {
 } mg_model_info;
 
 typedef struct mg_config {
-    char *path;             /* file it came from, or "(bundled demo)" */
+    char *path;             /* file it came from (for the bundled demo, its real path) */
     char *home;             /* install root: lua/, schema/, dashboard/ */
+    int is_demo;            /* path is the bundled demo config */
     char *listen_host;
     int listen_port;
     char *tls_addr_host;    /* NULL: no TLS listener */
@@ -100,15 +102,45 @@ typedef struct mg_config {
 } mg_config;
 
 /* Load and validate. path NULL: ./moongate.lua if present, else the bundled
- * demo config (home/examples/demo.lua... see config.c). home is the install
- * root used to find lua/, schema/, dashboard/ and the demo config. On error
- * returns NULL and err holds "file: key: problem" lines. */
+ * demo config <home>/examples/demo.lua. home is the install root used to
+ * find lua/, schema/, dashboard/ and the demo config (NULL: $MOONGATE_HOME,
+ * else the build's MG_HOME, else "."). Relative paths in the config resolve
+ * against the config file's folder; for the bundled demo, db and other
+ * files against the working directory and policies against <home>.
+ * On error returns NULL and err holds every problem found, one per line:
+ * "file: key.path: problem" or "file:line: message" (Lua errors). Secret
+ * values (api_key, header values, admin_token) never appear in err.
+ * Reads files synchronously: call from the main or a reload thread, never
+ * from a worker loop. */
 mg_config *mg_config_load(const char *path, const char *home, char *err, size_t errlen);
 void mg_config_free(mg_config *c);
+
+/* Apply command-line overrides (--listen HOST:PORT, --db PATH; NULL leaves
+ * a value alone) to a config that is not yet shared. MG_OK or MG_ERR. */
+int mg_config_override(mg_config *c, const char *listen, const char *db, char *err,
+                       size_t errlen);
+/* Parse "HOST:PORT" or "[v6addr]:PORT". On MG_OK *host is malloc'd. */
+int mg_config_parse_addr(const char *addr, char **host, int *port);
+
+/* 1 when old and new differ in keys a running gateway cannot change
+ * (listen, listen_tls, db, workers), naming them in what ("listen, db");
+ * 0 otherwise. */
+int mg_config_restart_needed(const mg_config *old, const mg_config *new_cfg, char *what,
+                             size_t len);
 
 const mg_provider_cfg *mg_config_provider(const mg_config *c, const char *name);
 /* First provider that lists `model`, or NULL. */
 const mg_provider_cfg *mg_config_provider_for_model(const mg_config *c, const char *model);
+/* Exact name, then the longest listed name that is a prefix of model at a
+ * '-', '@', ':' or '_' boundary ("gpt-4o-mini-2024-07-18" finds
+ * "gpt-4o-mini", "gpt-50" does not find "gpt-5"), then the same for the
+ * part after "provider/". NULL when nothing matches. */
 const mg_model_info *mg_config_model(const mg_config *c, const char *model);
+/* Split a route entry: "provider/model" when the part before the first '/'
+ * names a provider (any model is accepted then), else the first provider
+ * listing the whole string as a model. Sets *provider and *model (pointing
+ * into spec). MG_OK, or MG_ERR when no provider serves it. */
+int mg_config_resolve(const mg_config *c, const char *spec, const mg_provider_cfg **provider,
+                      const char **model);
 
 #endif

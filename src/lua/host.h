@@ -1,6 +1,6 @@
 /* host.h — the LuaJIT policy host: what the request pipeline, the workers
  * and the admin API call. It provides policy *generations* (one sandboxed
- * LuaJIT state each, built from every policies/*.lua file), request hooks
+ * LuaJIT state each, built from every policies/NAME.lua file), request hooks
  * run in a coroutine that may wait (mg.http.request, mg.sleep), and the
  * synchronous hooks around an upstream attempt and the final record.
  * Uses src/config (what to load), src/upstream (mg.http), src/store/record.h

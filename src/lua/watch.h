@@ -2,7 +2,7 @@
  * calls back once per real change. inotify on the policies folder and on the
  * config file's folder (filtered to its name) on a given libev loop (the
  * main thread's control loop), debounced by 100 ms; a combined SHA-256 of
- * every policies/*.lua file and the config file is compared with the last
+ * every policies/NAME.lua file and the config file is compared with the last
  * one, so saving an unchanged file does not reload. Uses libev, inotify and
  * policy_files.h. */
 #ifndef MG_LUA_WATCH_H

@@ -142,7 +142,8 @@ struct mg_mock_gen {
     long done;           /* pieces emitted */
     long limit;          /* pieces planned (words, or fragments for tools) */
     size_t done_bytes;
-    size_t frag_off;     /* tool arguments sent so far */
+    size_t frag_off;     /* bytes of tool arguments / echo text sent so far */
+    mg_buf piece;        /* scratch: the delta being made */
     /* What came out, for final events and whole bodies. */
     mg_buf text;         /* reply text (kept up to acc_max) */
     mg_buf thinking;     /* reasoning text */
@@ -169,6 +170,7 @@ struct mg_mock_fmt {
     const char *name;
     const char *stream_ctype;
     const char *id_header; /* response header carrying the request id */
+    int stream_keeps_text; /* its final stream events repeat the whole text */
     /* Fill p from the parsed body; MG_ERR with err (MG_ERRLEN) -> 400. */
     int (*parse)(mg_mock_plan *p, json_t *root, const mg_mock_req *req, char *err);
     json_t *(*render)(const mg_mock_gen *g);

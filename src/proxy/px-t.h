@@ -5,6 +5,7 @@
 #ifndef MG_PX_T_H
 #define MG_PX_T_H
 
+#include "../lua/host.h"
 #include "../mock/mock.h"
 #include "../runtime/gateway.h"
 #include "proxy.h"
@@ -35,6 +36,10 @@ struct mg_px {
     int stream;
     int client_wants_usage;       /* openai stream_options.include_usage */
     int strip_usage_chunk;        /* we asked for usage the client did not */
+
+    mg_lua_req lreq;              /* what hooks see; borrows from px */
+    mg_lua_call *lcall;           /* pending route hook */
+    int in_route_call;            /* inside mg_lua_call_route */
 
     mg_px_target targets[MG_PX_MAX_TARGETS];
     size_t ntargets, next_target;
@@ -91,5 +96,6 @@ void mg_px_attempt_reset(mg_px *px);
 void mg_px_attempt_done(mg_px *px, int result, const char *errmsg); /* outcome.c */
 void mg_px_note_attempt(mg_px *px, int status, const char *result);
 int mg_px_route_add(mg_px *px, const char *entry);
+void mg_px_route_cancel(mg_px *px); /* client gone while a hook waits */
 
 #endif

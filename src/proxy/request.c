@@ -201,7 +201,8 @@ static void on_client_abort(mg_http_req *req)
         mg_record_set_text(&px->rec->error, "client disconnected");
     if (!px->rec->http_status)
         px->rec->http_status = 499;
-    /* Cancel the upstream at once: nobody will read what it sends. */
+    /* Cancel the hook or the upstream at once: nobody will read the answer. */
+    mg_px_route_cancel(px);
     mg_px_attempt_reset(px);
     mg_px_maybe_free(px);
 }
@@ -245,5 +246,6 @@ void mg_px_handle(struct mg_worker *w, mg_http_req *req, const mg_px_endpoint *e
 
     if (mg_px_stage_parse(px) == MG_OK && mg_px_stage_route(px) == MG_OK)
         mg_px_stage_upstream(px);
+    /* Whether it finished inline or waits on a hook or an upstream. */
     mg_px_maybe_free(px);
 }

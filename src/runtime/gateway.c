@@ -128,6 +128,7 @@ static int start_workers(mg_gateway *gw, char *err)
     }
     gw->reload.generation = number;
     gw->reload.loaded_at_ms = mg_now_wall_ms();
+    mg_gen_set_status_source(gw, gens[0]);
     gw->workers = mg_xcalloc((size_t)gw->nworkers, sizeof *gw->workers);
     /* Workers must not take the process's signals: the main loop does. */
     sigset_t all, old;
@@ -258,6 +259,7 @@ static void teardown(mg_gateway *gw)
         close(gw->tls_fd);
     if (gw->tls_ctx)
         mg_tls_ctx_free(gw->tls_ctx);
+    mg_gen_set_status_source(gw, NULL);
     mg_cfg_ref_release(gw->cfg);
     free(gw->reload.last_error);
     free(gw->reload.restart_needed);

@@ -103,6 +103,7 @@ struct mg_gateway {
     int shutting_down;
     int exit_code;
     void *watch;               /* policy/config file watcher */
+    struct mg_lua_gen *status_lua; /* current generation's files, for /api/policies */
 };
 
 typedef struct mg_serve_opts {
@@ -126,6 +127,8 @@ void mg_gen_adopt_lua(mg_wgen *g, mg_worker *w);            /* worker thread */
 void mg_gen_free_lua(mg_wgen *g);                           /* owning thread */
 /* Run the current generation's on_log hooks with a finished record. */
 void mg_gen_on_log(mg_worker *w, const mg_record *r);
+/* Remember g's policy state for GET /api/policies (main thread). */
+void mg_gen_set_status_source(mg_gateway *gw, mg_wgen *g);
 /* The current generation's policy files (name, sha256, size) as JSON. */
 void mg_gen_files_json(mg_gateway *gw, mg_buf *out);
 
@@ -141,6 +144,7 @@ void mg_router_handle(mg_http_req *req, void *worker);
 void mg_gateway_reload(mg_gateway *gw, const char *why);
 void mg_gateway_watch_start(mg_gateway *gw);
 void mg_gateway_watch_stop(mg_gateway *gw);
+void mg_gateway_watch_rehash(mg_gateway *gw);
 
 /* `moongate check`: build the policies of cfg once, report errors. */
 int mg_gateway_check_policies(const mg_config *cfg, char *err, size_t errlen);

@@ -66,6 +66,7 @@ void mg_gateway_reload(mg_gateway *gw, const char *why)
         return;
     }
     atomic_store(&gw->generation, number);
+    mg_gen_set_status_source(gw, gens[0]);
     for (int i = 0; i < gw->nworkers; i++)
         mg_worker_handoff(&gw->workers[i], gens[i]);
     free(gens);
@@ -75,9 +76,10 @@ void mg_gateway_reload(mg_gateway *gw, const char *why)
     pthread_mutex_lock(&gw->status_lock);
     gw->reload.generation = number;
     gw->reload.loaded_at_ms = mg_now_wall_ms();
-    gw->reload.load_ms = ms;
+    gw->reload.load_ms = ms; /* the whole reload: config, every worker's state */
     pthread_mutex_unlock(&gw->status_lock);
     set_error(gw, NULL);
+    mg_gateway_watch_rehash(gw);
     mg_info("reloaded (%s): generation %llu in %.1f ms", why, (unsigned long long)number, ms);
 }
 

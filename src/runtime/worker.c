@@ -1,6 +1,7 @@
 /* worker.c — one worker thread: its libev loop, its listeners, its upstream
  * multi handle and its current generation. The main thread talks to it
  * only through `wake` (ev_async) and the fields under handoff_lock. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
