@@ -69,7 +69,8 @@ int mg_cfg_vm_open(mg_cfg_vm *vm, mg_cfg_errs *errs);
 void mg_cfg_vm_setup(mg_cfg_vm *vm);
 /* Evaluate file; on MG_OK its single result is on top of the stack. On
  * MG_ERR the error is reported (as file:line: message) and nothing is
- * pushed. Call from inside a protected call. */
+ * pushed. Sets errs->file = file for the errors that follow. Call from
+ * inside a protected call. */
 int mg_cfg_vm_run(mg_cfg_vm *vm, const char *file);
 void mg_cfg_vm_close(mg_cfg_vm *vm);
 

@@ -127,6 +127,8 @@ int mg_lua_sandbox_load(lua_State *L, mg_lua_gen *g, const char *src, size_t len
                         const char *chunkname, int env, int user_code);
 void mg_lua_sandbox_make_boot(lua_State *L, mg_lua_gen *g);
 
+/* Install the count hook (once per state, at build). */
+void mg_lua_deadline_install(lua_State *L);
 void mg_lua_deadline_arm(mg_lua_gen *g, double budget);
 /* Disarm; returns 1 when the code ran past its deadline. */
 int mg_lua_deadline_disarm(mg_lua_gen *g);

@@ -185,6 +185,13 @@ struct mg_mock_fmt {
 extern const mg_mock_fmt mg_mock_fmt_chat, mg_mock_fmt_embed, mg_mock_fmt_models,
     mg_mock_fmt_anthropic, mg_mock_fmt_count, mg_mock_fmt_responses, mg_mock_fmt_gemini;
 
+/* fmt_openai.c: OpenAI's error shape (Responses shares it); usage object. */
+json_t *mg_mock_openai_error(int kind, const char *msg);
+/* fmt_anthropic.c, fmt_gemini.c: their error shapes, for 404s under their paths. */
+json_t *mg_mock_anthropic_error(int kind, const char *msg);
+json_t *mg_mock_gemini_error(int kind, const char *msg);
+int mg_mock_model_reasons(const char *model); /* o1/o3/o4 or "reason" in the name */
+
 /* text.c */
 uint64_t mg_mock_hash(const void *p, size_t n, uint64_t seed);
 uint64_t mg_mock_rand(uint64_t *state);

@@ -18,6 +18,10 @@ static const mg_up_callbacks up_callbacks = {on_up_response, on_up_data, on_up_d
 
 void mg_px_attempt_reset(mg_px *px)
 {
+    if (px->breaker_pending) {
+        mg_breaker_release(px->w->gw->breakers, px->cur->provider);
+        px->breaker_pending = 0;
+    }
     if (px->xfer) {
         mg_up_cancel(px->xfer);
         px->xfer = NULL;
@@ -199,7 +203,6 @@ static int start_mock(mg_px *px, const mg_provider_cfg *p, const char *body, siz
 static int start_attempt(mg_px *px, const mg_px_target *t)
 {
     const mg_provider_cfg *p = t->provider;
-    mg_px_attempt_reset(px);
     mg_buf_reset(&px->up_body);
     px->cur = t;
     px->up_status = 0;
@@ -263,8 +266,24 @@ void mg_px_stage_upstream(mg_px *px)
     px->state = MG_PX_ST_UPSTREAM;
     while (px->next_target < px->ntargets) {
         const mg_px_target *t = &px->targets[px->next_target++];
+        mg_px_attempt_reset(px);
+        if (!mg_breaker_allow(px->w->gw->breakers, t->provider, mg_now_mono())) {
+            px->cur = t;
+            px->t_up_start = mg_now_mono();
+            px->last_fail_status = 503;
+            px->last_fail_kind = "overloaded_error";
+            px->last_fail_passthrough = 0;
+            snprintf(px->last_fail_msg, sizeof px->last_fail_msg,
+                     "provider '%s' is failing (circuit breaker open); retry later",
+                     t->provider->name);
+            mg_px_note_attempt(px, 0, "breaker_open");
+            continue;
+        }
+        px->breaker_pending = 1;
         if (start_attempt(px, t) == MG_OK)
             return;
+        mg_breaker_release(px->w->gw->breakers, t->provider);
+        px->breaker_pending = 0;
         mg_px_note_attempt(px, 0, px->last_fail_msg);
     }
     px->state = MG_PX_ST_DONE;

@@ -50,9 +50,19 @@ static void finish_json(mg_px *px)
                        px->up_body.len);
 }
 
+static void report_breaker(mg_px *px, int result)
+{
+    if (!px->breaker_pending)
+        return;
+    int fault = result != MG_UP_OK || px->up_status >= 500 || px->up_status == 429;
+    mg_breaker_report(px->w->gw->breakers, px->cur->provider, fault, mg_now_mono());
+    px->breaker_pending = 0;
+}
+
 void mg_px_attempt_done(mg_px *px, int result, const char *errmsg)
 {
     px->rec->upstream_status = px->up_status;
+    report_breaker(px, result);
     if (px->committed) {
         mg_px_note_attempt(px, px->up_status, result == MG_UP_OK ? "ok" : mg_up_result_name(result));
         mg_px_stream_end(px, result, errmsg);

@@ -8,6 +8,7 @@
 #include "../lua/host.h"
 #include "../mock/mock.h"
 #include "../runtime/gateway.h"
+#include "breaker.h"
 #include "proxy.h"
 
 #define MG_PX_MAX_TARGETS 8
@@ -63,6 +64,7 @@ struct mg_px {
     long content_bytes;           /* streamed payload bytes, for estimates */
     mg_buf out;                   /* scratch for writes to the client */
 
+    int breaker_pending;          /* the attempt owes its breaker a report */
     int committed;                /* status line sent to the client */
     int client_gone;
     int up_paused;

@@ -11,6 +11,8 @@
 
 #include "../admin/admin.h"
 #include "../core/log.h"
+#include "../lua/host.h"
+#include "../proxy/breaker.h"
 #include "gateway.h"
 
 static void raise_nofile_limit(void)
@@ -260,11 +262,29 @@ static void teardown(mg_gateway *gw)
     if (gw->tls_ctx)
         mg_tls_ctx_free(gw->tls_ctx);
     mg_gen_set_status_source(gw, NULL);
+    mg_breakers_free(gw->breakers);
     mg_cfg_ref_release(gw->cfg);
     free(gw->reload.last_error);
     free(gw->reload.restart_needed);
     free(gw->config_path);
     pthread_mutex_destroy(&gw->status_lock);
+}
+
+/* What policies see through mg.providers: live breaker state. */
+static void provider_state(void *ud, const char *provider, mg_lua_provider_state *st)
+{
+    mg_gateway *gw = ud;
+    int state = mg_breaker_state(gw->breakers, provider, mg_now_mono());
+    st->breaker = state == MG_BREAKER_OPEN        ? MG_LUA_BREAKER_OPEN
+                  : state == MG_BREAKER_HALF_OPEN ? MG_LUA_BREAKER_HALF_OPEN
+                                                  : MG_LUA_BREAKER_CLOSED;
+    st->healthy = state != MG_BREAKER_OPEN;
+}
+
+static void register_host_ops(mg_gateway *gw)
+{
+    mg_lua_host_ops ops = {.ud = gw, .provider_state = provider_state};
+    mg_lua_set_host_ops(&ops);
 }
 
 static int startup(mg_gateway *gw, const mg_serve_opts *opts, char *err)
@@ -280,6 +300,8 @@ static int startup(mg_gateway *gw, const mg_serve_opts *opts, char *err)
         return MG_ERR;
     }
     gw->cfg = mg_cfg_ref_new(cfg);
+    gw->breakers = mg_breakers_new();
+    register_host_ops(gw);
     gw->nworkers = cfg->workers > 0 ? cfg->workers : 1;
     if (cfg->log_level)
         mg_log_set_level(mg_log_level_from_name(cfg->log_level));

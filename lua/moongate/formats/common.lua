@@ -57,7 +57,8 @@ function M.fnv_hex(s)
   local h = 0x811c9dc5
   for i = 1, #s do
     h = bit.bxor(h, s:byte(i))
-    h = bit.tobit(h * 0x01000193 % 0x100000000)
+    -- h * 0x01000193 mod 2^32, split so the product stays exact in a double
+    h = bit.tobit(bit.lshift(h, 24) + h * 0x193)
   end
   return bit.tohex(h)
 end

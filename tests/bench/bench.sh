@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# bench.sh — moongate beside nginx (plain reverse proxy) in front of the same
+# fast C mock upstream, using the shared harness in ../shared/bench (wrk,
+# bounded runs, 127.0.0.1 only). Not a test: run by hand, read the table.
+#   tests/bench/bench.sh                 # DURATION=10 WARMUP=2 RUNS=run1
+#   PEERS="nginx portkey ccr" tests/bench/bench.sh
+# Needs: apt-get install nginx-light wrk jq; a built build/moongate.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+B=${BENCH_HARNESS:-$ROOT/../shared/bench}
+[[ -x $B/run.sh ]] || { echo "bench.sh: no harness at $B (set BENCH_HARNESS)" >&2; exit 1; }
+source "$B/lib.sh"
+: "${DURATION:=10}" "${WARMUP:=2}" "${RUNS:=run1}" "${PEERS:=nginx}" "${MG_PORT:=18088}"
+OUT=${OUT:-$ROOT/tests/bench/results/bench-$(date +%Y%m%d-%H%M%S).jsonl}
+mkdir -p "$(dirname "$OUT")"
+MG=$ROOT/build/moongate
+[[ -x $MG ]] || { echo "bench.sh: build first (scripts/dev.sh build)" >&2; exit 1; }
+make -s -C "$B/mock" mock
+
+TMP=$(mktemp -d)
+cat >"$TMP/bench.lua" <<LUA
+return {
+  listen = "127.0.0.1:$MG_PORT",
+  db = "$TMP/bench.db",
+  policies = "$ROOT/policies",
+  admin_token = "bench-admin-token-0123456789",
+  access_log = false,
+  log_level = "warn",
+  providers = {
+    { name = "bench", format = "openai", base_url = "http://127.0.0.1:$MOCK_PORT/v1", api_key = "x",
+      models = { "mock-gpt", "gpt-4o-mini" } },
+    { name = "bench-anthropic", format = "anthropic", base_url = "http://127.0.0.1:$MOCK_PORT",
+      api_key = "x", models = { "claude-3-5-sonnet-20241022", "mock-claude" } },
+  },
+}
+LUA
+MGPID=""
+cleanup() {
+  [[ -n $MGPID ]] && kill "$MGPID" 2>/dev/null || true
+  "$B/stop.sh" mock $PEERS 2>/dev/null || true
+  rm -rf "$TMP"
+}
+trap cleanup EXIT INT TERM
+
+"$B/start.sh" mock >/dev/null
+RUN=("$B/run.sh" -d "$DURATION" -w "$WARMUP" -o "$OUT")
+for r in $RUNS; do
+  log "===== $r"
+  "${RUN[@]}" -r "$r" -n mock -u "http://127.0.0.1:$MOCK_PORT" -s openai -p "$(cat "$RUN_DIR/mock.pid")" >/dev/null
+  for g in $PEERS; do
+    "$B/stop.sh" "$g" 2>/dev/null || true
+    "$B/start.sh" "$g" >/dev/null
+    case $g in
+      nginx) "${RUN[@]}" -r "$r" -n nginx -u "http://127.0.0.1:$NGINX_PORT" -s openai -p "$(cat "$RUN_DIR/nginx.pid")" >/dev/null ;;
+      portkey) "${RUN[@]}" -r "$r" -n portkey -u "http://127.0.0.1:$PORTKEY_PORT" -s openai -p "$(cat "$RUN_DIR/portkey.pid")" \
+                 -H 'x-portkey-provider: openai' -H "x-portkey-custom-host: http://127.0.0.1:$MOCK_PORT/v1" -H 'Authorization: Bearer sk-mock' >/dev/null ;;
+      ccr) "${RUN[@]}" -r "$r" -n ccr -u "http://127.0.0.1:$CCR_PORT" -s anthropic -p "$(cat "$RUN_DIR/ccr.pid")" >/dev/null ;;
+    esac
+    "$B/stop.sh" "$g" 2>/dev/null || true
+  done
+  MOONGATE_HOME=$ROOT "$MG" serve -c "$TMP/bench.lua" >"$TMP/moongate.log" 2>&1 &
+  MGPID=$!
+  wait_port "$MG_PORT" 10 || { cat "$TMP/moongate.log"; exit 1; }
+  "${RUN[@]}" -r "$r" -n moongate -u "http://127.0.0.1:$MG_PORT" -s openai -m mock-gpt -p "$MGPID" >/dev/null
+  kill "$MGPID"; wait "$MGPID" || true; MGPID=""
+done
+"$B/table.sh" "$OUT"
+echo "results: $OUT"
