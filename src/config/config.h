@@ -134,7 +134,8 @@ const mg_provider_cfg *mg_config_provider_for_model(const mg_config *c, const ch
 /* Exact name, then the longest listed name that is a prefix of model at a
  * '-', '@', ':' or '_' boundary ("gpt-4o-mini-2024-07-18" finds
  * "gpt-4o-mini", "gpt-50" does not find "gpt-5"), then the same for the
- * part after "provider/". NULL when nothing matches. */
+ * part after the last '/' ("openai/gpt-4o", "models/gemini-2.5-pro").
+ * NULL when nothing matches. */
 const mg_model_info *mg_config_model(const mg_config *c, const char *model);
 /* Split a route entry: "provider/model" when the part before the first '/'
  * names a provider (any model is accepted then), else the first provider

@@ -41,7 +41,7 @@ void mg_cfg_err_line(mg_cfg_errs *e, const char *line)
     mg_buf_append(&e->text, "\n", 1);
 }
 
-void mg_cfg_secret(mg_cfg_errs *e, const char *value, size_t len)
+static void remember_secret(mg_cfg_errs *e, const char *value, size_t len)
 {
     if (len < MG_CFG_SECRET_MIN)
         return;
@@ -50,6 +50,20 @@ void mg_cfg_secret(mg_cfg_errs *e, const char *value, size_t len)
             return;
     e->secrets = mg_xrealloc(e->secrets, (e->nsecrets + 1) * sizeof *e->secrets);
     e->secrets[e->nsecrets++] = mg_xstrndup(value, len);
+}
+
+void mg_cfg_secret(mg_cfg_errs *e, const char *value, size_t len)
+{
+    remember_secret(e, value, len);
+    /* A pasted key often carries a stray newline or space; the bare key
+     * must not show either. */
+    size_t start = 0, end = len;
+    while (start < end && (unsigned char)value[start] <= 0x20)
+        start++;
+    while (end > start && (unsigned char)value[end - 1] <= 0x20)
+        end--;
+    if (start > 0 || end < len)
+        remember_secret(e, value + start, end - start);
 }
 
 /* Replace every occurrence of secret in b. */

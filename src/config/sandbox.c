@@ -17,7 +17,7 @@
 #include "cfg-t.h"
 
 #define MG_CFG_VM_MEM (64u << 20)     /* bytes a config evaluation may use */
-#define MG_CFG_VM_SECONDS 5.0         /* wall time per file */
+#define MG_CFG_VM_SECONDS 3.0         /* wall time per file */
 #define MG_CFG_FILE_MAX (4u << 20)    /* largest config file read */
 #define MG_CFG_HOOK_COUNT 1000        /* instructions between deadline checks */
 /* Chunk name used while evaluating; error messages carry it and it is
@@ -79,10 +79,17 @@ static mg_cfg_vm *vm_of(lua_State *L)
 
 static void vm_hook(lua_State *L, lua_Debug *ar)
 {
-    MG_UNUSED(ar);
     mg_cfg_vm *vm = vm_of(L);
-    if (vm && mg_now_mono() > vm->deadline)
-        luaL_error(L, "evaluation took longer than %.0f s (endless loop?)", MG_CFG_VM_SECONDS);
+    if (!vm || mg_now_mono() <= vm->deadline)
+        return;
+    /* luaL_error would name the hook's level, not the looping line. */
+    if (lua_getinfo(L, "Sl", ar) && ar->currentline > 0)
+        lua_pushfstring(L, "%s:%d: ", ar->short_src, ar->currentline);
+    else
+        lua_pushliteral(L, "");
+    lua_pushfstring(L, "evaluation took longer than %d s (endless loop?)", (int)MG_CFG_VM_SECONDS);
+    lua_concat(L, 2);
+    lua_error(L);
 }
 
 /* Environment variables whose names say they hold credentials. */
@@ -199,11 +206,13 @@ static char *read_file(mg_cfg_vm *vm, const char *file, size_t *len)
         if (b.len > MG_CFG_FILE_MAX)
             break;
     }
-    int failed = ferror(f);
+    int failed = ferror(f) ? errno : 0;
     fclose(f);
     if (failed || b.len > MG_CFG_FILE_MAX) {
-        mg_cfg_err(vm->errs, NULL, failed ? "read error" : "file larger than %u bytes",
-                   MG_CFG_FILE_MAX);
+        if (failed)
+            mg_cfg_err(vm->errs, NULL, "cannot read: %s", strerror(failed));
+        else
+            mg_cfg_err(vm->errs, NULL, "file larger than %u bytes", MG_CFG_FILE_MAX);
         mg_buf_free(&b);
         return NULL;
     }
@@ -260,6 +269,12 @@ int mg_cfg_vm_run(mg_cfg_vm *vm, const char *file)
     lua_sethook(L, vm_hook, LUA_MASKCOUNT, MG_CFG_HOOK_COUNT);
     int status = lua_pcall(L, 0, 1, 0);
     lua_sethook(L, NULL, 0, 0);
+    if (status == LUA_ERRMEM) {
+        lua_pop(L, 1);
+        mg_cfg_err(vm->errs, NULL, "not enough memory (a config may use at most %u MiB)",
+                   MG_CFG_VM_MEM >> 20);
+        goto out;
+    }
     if (status != 0) {
         report_lua_error(vm, file);
         goto out;

@@ -6,6 +6,7 @@
  * even when user code returned normally. User chunks run with the JIT off
  * (see sandbox.c), so the hook fires inside their loops too.
  * Uses LuaJIT and core time. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -107,7 +108,10 @@ void mg_lua_error_text(lua_State *L, int status, mg_lua_gen *g, const char *file
         s = lua_isnil(L, -1) ? "error with no message" : "error object is not a string";
     copy_clean(msg, sizeof msg, s);
     lua_pop(L, 1);
-    if (has_position(msg) || !file)
+    /* Messages the host composed already start with "policies/x.lua: ". */
+    size_t label_len = g && g->label ? strlen(g->label) : 0;
+    int named = label_len && strncmp(msg, g->label, label_len) == 0 && msg[label_len] == '/';
+    if (has_position(msg) || named || !file)
         snprintf(out, outlen, "%s", msg);
     else if (hook)
         snprintf(out, outlen, "%s: %s: %s", file, hook, msg);
@@ -132,4 +136,17 @@ int mg_lua_run(mg_lua_gen *g, lua_CFunction fn, void *ud, double budget, const c
     if (st == LUA_ERRMEM)
         lua_gc(L, LUA_GCCOLLECT, 0);
     return MG_ERR;
+}
+
+int mg_lua_raise_at(lua_State *L, int level, const char *fmt, ...)
+{
+    char msg[MG_LUA_MAX_MSG];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    luaL_where(L, level);
+    lua_pushstring(L, msg);
+    lua_concat(L, 2);
+    return lua_error(L);
 }

@@ -125,7 +125,11 @@ void mg_lua_sandbox_seal(lua_State *L, mg_lua_gen *g);
  * function or an error message on the stack; returns the lua_load status. */
 int mg_lua_sandbox_load(lua_State *L, mg_lua_gen *g, const char *src, size_t len,
                         const char *chunkname, int env, int user_code);
-void mg_lua_sandbox_make_boot(lua_State *L, mg_lua_gen *g);
+/* The private value every host yield carries first. */
+void *mg_lua_yield_sentinel(void);
+/* Push a Lua function that calls start(yieldable, ...) — which starts a wait
+ * or returns nil, err — yields the host coroutine, then returns finish(). */
+void mg_lua_push_waiter(lua_State *L, lua_CFunction start, lua_CFunction finish);
 
 /* Install the count hook (once per state, at build). */
 void mg_lua_deadline_install(lua_State *L);
@@ -138,6 +142,9 @@ int mg_lua_deadline_disarm(mg_lua_gen *g);
  * "file: hook: " when the error carries no position) into err. */
 int mg_lua_run(mg_lua_gen *g, lua_CFunction fn, void *ud, double budget, const char *file,
                const char *hook, char *err, size_t errlen);
+/* Raise "file:line: message" with the position of the function `level`
+ * frames up (2 = the policy code that called a waiter of the boot chunk). */
+int mg_lua_raise_at(lua_State *L, int level, const char *fmt, ...);
 /* Turn the error value on top of L (popped) into a message. */
 void mg_lua_error_text(lua_State *L, int status, mg_lua_gen *g, const char *file,
                        const char *hook, char *out, size_t outlen);
@@ -156,10 +163,9 @@ int mg_lua_json_encode(lua_State *L, mg_lua_gen *g, int idx);
 /* ---- policies -------------------------------------------------------------- */
 
 int mg_lua_policies_load(mg_lua_gen *g, const char *dir, char *err, size_t errlen);
-/* Route results: parse the value at idx into c->targets (raises on bad
- * shapes); refusal tables set the outcome. */
-void mg_lua_parse_route(lua_State *L, struct mg_lua_call *c, int idx, const char *file);
-int mg_lua_parse_refusal(lua_State *L, struct mg_lua_call *c, int idx);
+/* finish(call, stage, value) of the route body (route_result.c): stage 1
+ * is on_request's non-nil result, stage 2 route's result. */
+int mg_lua_route_finish(lua_State *L);
 
 /* ---- mg.* areas: one injection list in api.c ------------------------------- */
 

@@ -78,6 +78,8 @@ void mg_mock_words_init(mg_mock_words *w, const char *label, const char *prompt,
     }
     while (lead.len > 0 && lead.data[lead.len - 1] == ' ')
         lead.len--;
+    if (cut > 0 && isalnum((unsigned char)lead.data[lead.len - 1]))
+        mg_buf_append(&lead, ".", 1); /* the words after it start a sentence */
     memset(w, 0, sizeof *w);
     w->lead = mg_xstrdup(mg_buf_cstr(&lead));
     mg_buf_free(&lead);

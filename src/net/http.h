@@ -114,4 +114,24 @@ int mg_http_listen(const char *host, int port, int *bound_port, char *err);
 /* Defaults used when config does not say otherwise. */
 void mg_http_limits_default(mg_http_limits *l);
 
+/* Added by the net part. */
+
+/* Switch the connection to another protocol (WebSocket) after a request
+ * that asked for it (Upgrade + Connection: upgrade). Sends "101 Switching
+ * Protocols" with `extra_headers` (e.g. Upgrade, Sec-WebSocket-Accept) and
+ * from then on hands every byte the client sends to on_data, from the loop.
+ * mg_http_write sends raw bytes (no chunking), with the same watermarks;
+ * mg_http_finish closes once the output is sent; on_abort fires when the
+ * client goes. MG_ERR (nothing sent) if the request did not ask for an
+ * upgrade or a response was already started. */
+int mg_http_upgrade(mg_http_req *req, const char *extra_headers,
+                    void (*on_data)(mg_http_req *req, const char *data, size_t len));
+
+/* TLS server context (an SSL_CTX*) for mg_http_server_new: PEM certificate
+ * chain and PEM private key, TLS 1.2 or newer, ALPN http/1.1. NULL with err
+ * (MG_ERRLEN bytes) filled on failure. One context may serve every worker;
+ * free it after the servers that use it. */
+void *mg_tls_ctx_new(const char *cert_file, const char *key_file, char *err);
+void mg_tls_ctx_free(void *ctx);
+
 #endif

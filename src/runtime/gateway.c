@@ -27,48 +27,6 @@ static void raise_nofile_limit(void)
     }
 }
 
-static int split_host_port(const char *s, char *host, size_t hostlen, int *port)
-{
-    const char *colon = strrchr(s, ':');
-    if (!colon || colon == s)
-        return MG_ERR;
-    size_t n = (size_t)(colon - s);
-    if (s[0] == '[' && n >= 2 && s[n - 1] == ']') {
-        s++;
-        n -= 2;
-    }
-    if (n >= hostlen)
-        return MG_ERR;
-    memcpy(host, s, n);
-    host[n] = '\0';
-    char *end;
-    long p = strtol(colon + 1, &end, 10);
-    if (*end || p < 0 || p > 65535)
-        return MG_ERR;
-    *port = (int)p;
-    return MG_OK;
-}
-
-static int apply_overrides(mg_config *cfg, const mg_serve_opts *opts, char *err)
-{
-    if (opts->listen) {
-        char host[256];
-        int port;
-        if (split_host_port(opts->listen, host, sizeof host, &port) != MG_OK) {
-            snprintf(err, MG_ERRLEN, "--listen wants HOST:PORT, got '%s'", opts->listen);
-            return MG_ERR;
-        }
-        free(cfg->listen_host);
-        cfg->listen_host = mg_xstrdup(host);
-        cfg->listen_port = port;
-    }
-    if (opts->db) {
-        free(cfg->db);
-        cfg->db = mg_xstrdup(opts->db);
-    }
-    return MG_OK;
-}
-
 static int open_store(mg_gateway *gw, const mg_config *cfg, char *err)
 {
     char schema_dir[1024];
@@ -289,14 +247,17 @@ static void register_host_ops(mg_gateway *gw)
 
 static int startup(mg_gateway *gw, const mg_serve_opts *opts, char *err)
 {
-    char cerr[4096] = "";
+    char cerr[8192] = "";
     mg_config *cfg = mg_config_load(opts->config_path, gw->home, cerr, sizeof cerr);
-    if (!cfg) {
-        snprintf(err, MG_ERRLEN, "%.*s", MG_ERRLEN - 1, cerr);
-        return MG_ERR;
-    }
-    if (apply_overrides(cfg, opts, err) != MG_OK) {
+    if (cfg && mg_config_override(cfg, opts->listen, opts->db, cerr, sizeof cerr) != MG_OK) {
         mg_config_free(cfg);
+        cfg = NULL;
+    }
+    if (!cfg) {
+        /* Every problem the loader found, not just what fits in err. */
+        fprintf(stderr, "moongate: cannot start:\n%s\n", cerr);
+        snprintf(err, MG_ERRLEN, "fix the configuration above, then start again "
+                                 "(moongate check -c FILE lists the problems)");
         return MG_ERR;
     }
     gw->cfg = mg_cfg_ref_new(cfg);
@@ -326,6 +287,7 @@ int mg_gateway_serve(const mg_serve_opts *opts)
     gw.listen_fd = gw.tls_fd = -1;
     gw.home = getenv("MOONGATE_HOME") ? getenv("MOONGATE_HOME") : MG_HOME;
     gw.config_path = opts->config_path ? mg_xstrdup(opts->config_path) : NULL;
+    gw.opts = *opts;
     gw.started_at_ms = mg_now_wall_ms();
     gw.started_mono = mg_now_mono();
     gw.main_loop = ev_default_loop(EVFLAG_AUTO);

@@ -76,10 +76,17 @@ typedef struct mg_reload_status {
     char *restart_needed;      /* keys whose change needs a restart */
 } mg_reload_status;
 
+typedef struct mg_serve_opts {
+    const char *config_path;
+    const char *listen;        /* overrides config listen when set */
+    const char *db;            /* overrides config db when set */
+} mg_serve_opts;
+
 struct mg_gateway {
     struct ev_loop *main_loop;
     mg_cfg_ref *cfg;           /* current; replaced on reload */
     char *config_path;         /* NULL: bundled/default resolution */
+    mg_serve_opts opts;        /* command-line overrides, re-applied on reload */
     char *home;
     mg_store *store;
     struct mg_breakers *breakers;
@@ -106,11 +113,6 @@ struct mg_gateway {
     struct mg_lua_gen *status_lua; /* current generation's files, for /api/policies */
 };
 
-typedef struct mg_serve_opts {
-    const char *config_path;
-    const char *listen;        /* overrides config listen when set */
-    const char *db;            /* overrides config db when set */
-} mg_serve_opts;
 
 /* `moongate serve`: returns the process exit code. */
 int mg_gateway_serve(const mg_serve_opts *opts);

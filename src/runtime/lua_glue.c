@@ -6,6 +6,7 @@
 
 #include "../core/log.h"
 #include "../lua/host.h"
+#include "../lua/watch.h"
 #include "gateway.h"
 
 int mg_gen_build_lua(mg_wgen *g, char *err, size_t errlen)

@@ -38,6 +38,10 @@ static void keep_restart_keys(mg_gateway *gw, mg_config *next)
     free(next->db);
     next->db = mg_xstrdup(cur->db);
     next->workers = cur->workers;
+    /* The TLS listener keeps its socket and certificate until a restart. */
+    free(next->tls_addr_host);
+    next->tls_addr_host = cur->tls_addr_host ? mg_xstrdup(cur->tls_addr_host) : NULL;
+    next->tls_port = cur->tls_port;
 }
 
 void mg_gateway_reload(mg_gateway *gw, const char *why)
@@ -47,6 +51,10 @@ void mg_gateway_reload(mg_gateway *gw, const char *why)
     double t0 = mg_now_mono();
     char err[8192] = "";
     mg_config *next = mg_config_load(gw->config_path, gw->home, err, sizeof err);
+    if (next && mg_config_override(next, gw->opts.listen, gw->opts.db, err, sizeof err) != MG_OK) {
+        mg_config_free(next);
+        next = NULL;
+    }
     if (!next) {
         mg_error("reload (%s) failed, keeping generation %llu: %s", why,
                  (unsigned long long)atomic_load(&gw->generation), err);

@@ -21,6 +21,10 @@ typedef struct mg_store_opts {
     size_t batch_max;           /* records per transaction; default 2048 */
 } mg_store_opts;
 
+/* submitted: every mg_store_submit call; written: rows committed; dropped:
+ * records not stored (refused by a full queue, or lost to a write error);
+ * batches: committed transactions; write_errors: failed transactions;
+ * db_bytes: the database file plus its WAL. */
 typedef struct mg_store_stats {
     uint64_t submitted, written, dropped, batches, write_errors;
     size_t queue_depth;

@@ -3,6 +3,7 @@
  * records into batched transactions (batch.c), then the access log
  * (access_log.c). Implements mg_store_open/submit/get_stats/close from
  * store.h; uses pthreads, SQLite and queue.c. */
+#include <errno.h>
 #include <math.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -44,14 +45,14 @@ struct mg_store {
     pthread_t thread;
     int thread_started;
     _Atomic uint64_t written, batches, write_errors;
-    _Atomic uint64_t lost;      /* records of batches given up after WRITE_ATTEMPTS */
+    _Atomic uint64_t lost;      /* records not stored: bad ones, or batches given up on */
     _Atomic int64_t last_drop_warn_ms;
 };
 
 static void sleep_seconds(double seconds)
 {
     struct timespec ts = {(time_t)seconds, (long)((seconds - floor(seconds)) * 1e9)};
-    while (nanosleep(&ts, &ts) != 0) {
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
 }
 

@@ -1,0 +1,260 @@
+-- moongate.formats.anthropic_stream: Anthropic Messages streaming.
+--   decoder: message_start / content_block_start|delta|stop / message_delta /
+--     message_stop / ping / error -> canonical events. message_delta usage is
+--     cumulative: it replaces the snapshot (fields it omits keep their value).
+--   encoder: canonical events -> the same event sequence, with one content
+--     block open at a time and contiguous indexes (via the sequencer),
+--     message_start carrying usage, message_delta carrying stop_reason and the
+--     full usage, then message_stop.
+-- Uses: json, common, canonical, sse, sequencer.
+
+local json = require "moongate.formats.json"
+local common = require "moongate.formats.common"
+local canonical = require "moongate.formats.canonical"
+local sse = require "moongate.formats.sse"
+local sequencer = require "moongate.formats.sequencer"
+
+local S = {}
+
+local type, tostring, ipairs = type, tostring, ipairs
+local null = json.null
+
+-- ---------------------------------------------------------------- decoder --
+
+local Decoder = {}
+Decoder.__index = Decoder
+
+function S.decoder(fmt, opts)
+  return setmetatable({
+    fmt = fmt, opts = opts or {}, started = false, next_index = 0,
+    map = {},       -- Anthropic block index -> canonical index
+    open = {},      -- canonical index -> true
+    usage = common.new_usage(), stop_reason = nil, stop_sequence = nil,
+    saw_tool = false, finished = false,
+  }, Decoder)
+end
+
+local function error_event(status, kind, message)
+  return { type = "error", status = status, kind = kind, message = message }
+end
+
+function Decoder:ensure_started(out)
+  if self.started then return end
+  self.started = true
+  out[#out + 1] = { type = "start" }
+end
+
+function Decoder:block_start(ev, out)
+  local cb = type(ev.content_block) == "table" and ev.content_block or {}
+  local t = cb.type
+  local block
+  if t == "text" then block = { type = "text" }
+  elseif t == "tool_use" then
+    block = { type = "tool_call", id = tostring(cb.id or ""), name = tostring(cb.name or "") }
+    self.saw_tool = true
+  elseif t == "thinking" then block = { type = "reasoning" }
+  elseif t == "redacted_thinking" then block = { type = "reasoning", redacted = true, data = common.str(cb.data) }
+  else
+    return nil, "cannot convert Anthropic content block of type '" .. tostring(t) .. "'"
+  end
+  local idx = self.next_index
+  self.next_index = idx + 1
+  self.map[ev.index or idx] = idx
+  self.open[idx] = true
+  out[#out + 1] = { type = "block_start", index = idx, block = block }
+  if t == "text" and type(cb.text) == "string" and cb.text ~= "" then
+    out[#out + 1] = { type = "delta", index = idx, text = cb.text }
+  elseif t == "tool_use" and type(cb.input) == "table" and next(cb.input) ~= nil then
+    out[#out + 1] = { type = "delta", index = idx, arguments = common.object_to_args(cb.input) }
+  elseif t == "thinking" then
+    if type(cb.thinking) == "string" and cb.thinking ~= "" then
+      out[#out + 1] = { type = "delta", index = idx, reasoning = cb.thinking }
+    end
+    if type(cb.signature) == "string" and cb.signature ~= "" then
+      out[#out + 1] = { type = "delta", index = idx, signature = cb.signature }
+    end
+  end
+  return true
+end
+
+function Decoder:block_delta(ev, out)
+  local idx = self.map[ev.index]
+  if idx == nil or not self.open[idx] then return end
+  local d = type(ev.delta) == "table" and ev.delta or {}
+  local t = d.type
+  if t == "text_delta" and type(d.text) == "string" and d.text ~= "" then
+    out[#out + 1] = { type = "delta", index = idx, text = d.text }
+  elseif t == "input_json_delta" and type(d.partial_json) == "string" and d.partial_json ~= "" then
+    out[#out + 1] = { type = "delta", index = idx, arguments = d.partial_json }
+  elseif t == "thinking_delta" and type(d.thinking) == "string" and d.thinking ~= "" then
+    out[#out + 1] = { type = "delta", index = idx, reasoning = d.thinking }
+  elseif t == "signature_delta" and type(d.signature) == "string" then
+    out[#out + 1] = { type = "delta", index = idx, signature = d.signature }
+  end
+end
+
+function Decoder:close_all(out)
+  for idx = 0, self.next_index - 1 do
+    if self.open[idx] then
+      self.open[idx] = nil
+      out[#out + 1] = { type = "block_stop", index = idx }
+    end
+  end
+end
+
+function Decoder:finalize(out)
+  self:close_all(out)
+  local stop = self.fmt.stop_to_canon[self.stop_reason] or "end_turn"
+  out[#out + 1] = { type = "stop", stop_reason = canonical.final_stop(stop, self.saw_tool),
+    stop_sequence = stop == "stop_sequence" and self.stop_sequence or nil }
+  out[#out + 1] = { type = "done" }
+  self.finished = true
+end
+
+function Decoder:feed(event, data)
+  local out = {}
+  if self.finished then return out end
+  local ev, err = json.decode(data)
+  if type(ev) ~= "table" then
+    self.finished = true
+    return { error_event(502, "upstream", "upstream sent invalid JSON: " .. tostring(err)) }
+  end
+  local t = ev.type or event
+  if t == "message_start" then
+    local msg = type(ev.message) == "table" and ev.message or {}
+    self.usage = self.fmt.usage(msg.usage)
+    self.started = true
+    out[1] = { type = "start", id = common.str(msg.id), model = common.str(msg.model), usage = self.usage }
+  elseif t == "content_block_start" then
+    self:ensure_started(out)
+    local ok, berr = self:block_start(ev, out)
+    if not ok then
+      self.finished = true
+      out[#out + 1] = error_event(502, "upstream", berr)
+    end
+  elseif t == "content_block_delta" then
+    self:block_delta(ev, out)
+  elseif t == "content_block_stop" then
+    local idx = self.map[ev.index]
+    if idx ~= nil and self.open[idx] then
+      self.open[idx] = nil
+      out[1] = { type = "block_stop", index = idx }
+    end
+  elseif t == "message_delta" then
+    self:ensure_started(out)
+    local d = type(ev.delta) == "table" and ev.delta or {}
+    if common.present(d.stop_reason) then self.stop_reason = d.stop_reason end
+    if common.present(d.stop_sequence) then self.stop_sequence = d.stop_sequence end
+    if type(ev.usage) == "table" then
+      self.usage = self.fmt.merge_usage(self.usage, ev.usage)
+      out[#out + 1] = { type = "usage", usage = self.usage }
+    end
+  elseif t == "message_stop" then
+    self:ensure_started(out)
+    self:finalize(out)
+  elseif t == "error" then
+    self.finished = true
+    local e = type(ev.error) == "table" and ev.error or {}
+    local kind = self.fmt.kind_by_type[e.type] or "server"
+    local status = e.type == "overloaded_error" and 529 or common.status_from_kind(kind)
+    out[1] = error_event(status, kind, tostring(e.message or "upstream error"))
+  end
+  return out
+end
+
+function Decoder:finish()
+  local out = {}
+  if self.finished then return out end
+  if self.stop_reason then
+    self:finalize(out)
+    return out
+  end
+  self.finished = true
+  return { error_event(502, "upstream", "upstream stream ended early") }
+end
+
+-- ---------------------------------------------------------------- encoder --
+
+local Encoder = {}
+Encoder.__index = Encoder
+
+function S.encoder(fmt, opts)
+  opts = opts or {}
+  return setmetatable({
+    fmt = fmt, opts = opts, seq = sequencer.new(), started = false,
+    id = opts.id, model = opts.model, usage = common.new_usage(), kinds = {},
+    saw_tool = false, closed = false,
+  }, Encoder)
+end
+
+function Encoder:ensure_started(e, out)
+  if self.started then return end
+  self.started = true
+  if e and e.usage then self.usage = common.copy_usage(e.usage) end
+  self.id = self.id or (e and e.id) or common.gen_id("msg_")
+  self.model = self.model or (e and e.model) or "unknown"
+  local usage = self.fmt.encode_usage(self.usage)
+  out[#out + 1] = sse.event("message_start", { type = "message_start", message = {
+    id = self.id, type = "message", role = "assistant", model = self.model, content = json.array(),
+    stop_reason = null, stop_sequence = null, usage = usage } })
+end
+
+local function start_block(b)
+  if b.type == "text" then return { type = "text", text = "" } end
+  if b.type == "tool_call" then return { type = "tool_use", id = b.id, name = b.name, input = {} } end
+  if b.redacted and b.data then return { type = "redacted_thinking", data = b.data } end
+  return { type = "thinking", thinking = "", signature = "" }
+end
+
+function Encoder:emit(e, out)
+  local t = e.type
+  if t == "block_start" then
+    local cb = start_block(e.block)
+    self.kinds[e.index] = cb.type
+    if cb.type == "tool_use" then self.saw_tool = true end
+    out[#out + 1] = sse.event("content_block_start", { type = "content_block_start", index = e.index, content_block = cb })
+  elseif t == "delta" then
+    local kind = self.kinds[e.index]
+    local d
+    if e.text and kind == "text" then d = { type = "text_delta", text = e.text }
+    elseif e.arguments and kind == "tool_use" then d = { type = "input_json_delta", partial_json = e.arguments }
+    elseif e.reasoning and kind == "thinking" then d = { type = "thinking_delta", thinking = e.reasoning }
+    elseif e.signature and kind == "thinking" then d = { type = "signature_delta", signature = e.signature } end
+    if d then
+      out[#out + 1] = sse.event("content_block_delta", { type = "content_block_delta", index = e.index, delta = d })
+    end
+  elseif t == "block_stop" then
+    out[#out + 1] = sse.event("content_block_stop", { type = "content_block_stop", index = e.index })
+  elseif t == "usage" then
+    self.usage = common.copy_usage(e.usage)
+  elseif t == "stop" then
+    local stop = canonical.final_stop(e.stop_reason, self.saw_tool)
+    out[#out + 1] = sse.event("message_delta", { type = "message_delta",
+      delta = { stop_reason = self.fmt.canon_to_stop[stop] or "end_turn",
+        stop_sequence = stop == "stop_sequence" and e.stop_sequence or null },
+      usage = self.fmt.encode_usage(self.usage) })
+    out[#out + 1] = sse.event("message_stop", { type = "message_stop" })
+  elseif t == "done" then
+    self.closed = true
+  end
+end
+
+function Encoder:encode(e)
+  local out = {}
+  if self.closed then return out end
+  if e.type == "error" then
+    self.closed = true
+    out[1] = self.fmt.stream_error(e.status, e.message, e.kind)
+    return out
+  end
+  if e.type == "start" then
+    self:ensure_started(e, out)
+    return out
+  end
+  self:ensure_started(nil, out)
+  local events = self.seq:push(e, {})
+  for _, ev in ipairs(events) do self:emit(ev, out) end
+  return out
+end
+
+return S

@@ -1,0 +1,672 @@
+/* conn.c — one client connection's life on the loop: read, parse (parse.c),
+ * hand the request to the handler, send the response (respond.c queues it
+ * here), keep alive or close. One ev_timer per connection carries every
+ * timeout (header, body, keep-alive, send stall, linger); the phase sets a
+ * deadline and the timer is only touched when it would fire too late.
+ *
+ * Re-entrancy: the public API (respond.c) never closes a connection and
+ * never calls the handler back; it queues output and, when something is
+ * left to do, feeds EV_CUSTOM to the read watcher so conn_settle runs from
+ * the loop. Closed connections are freed by the server's reaper after the
+ * loop iteration, so no frame on the stack ever holds freed memory. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "../core/log.h"
+#include "net.h"
+
+/* Buffers above this size are released once a request is done, so a
+ * single large request does not pin memory on a keep-alive connection. */
+#define BIG_BUFFER (256 * 1024)
+
+static void conn_settle(mg_conn *c);
+static void conn_read(mg_conn *c);
+
+/* Input the connection holds unparsed before it stops reading: enough for
+ * a pipelined request's headers while the current one is served. */
+static size_t in_limit(const mg_conn *c)
+{
+    return c->srv->limits.max_header_bytes + MG_NET_READ_CHUNK;
+}
+
+static int parses_input(mg_conn_state s)
+{
+    return s == MG_CONN_IDLE || s == MG_CONN_HEADERS || s == MG_CONN_BODY;
+}
+
+/* How long output may make no progress before the client counts as gone. */
+static double send_timeout(const mg_conn *c)
+{
+    return c->srv->limits.body_timeout > 0 ? c->srv->limits.body_timeout : 60;
+}
+
+void mg_conn_set_deadline(mg_conn *c, double seconds)
+{
+    if (seconds <= 0) {
+        c->deadline = 0;
+        return;
+    }
+    c->deadline = mg_now_mono() + seconds;
+    if (ev_is_active(&c->timer) && c->timer_at <= c->deadline)
+        return; /* fires early enough; on_timer re-arms for the rest */
+    c->timer.repeat = seconds;
+    ev_timer_again(c->srv->loop, &c->timer);
+    c->timer_at = c->deadline;
+}
+
+static void set_watcher(struct ev_loop *loop, ev_io *w, int want)
+{
+    if (want && !ev_is_active(w))
+        ev_io_start(loop, w);
+    else if (!want && ev_is_active(w))
+        ev_io_stop(loop, w);
+}
+
+static void conn_update_io(mg_conn *c)
+{
+    int want_r = 0, want_w = 0;
+    switch (c->state) {
+    case MG_CONN_CLOSED:
+        return;
+    case MG_CONN_HANDSHAKE:
+        want_r = !c->tls_hs_want_write;
+        want_w = c->tls_hs_want_write;
+        break;
+    case MG_CONN_LINGER:
+        want_r = 1;
+        break;
+    default:
+        want_r = (!c->peer_eof && mg_buf_unread(&c->in) < in_limit(c)) || c->tls_wr_want_read;
+        want_w = (mg_buf_unread(&c->out) > 0 && !c->tls_wr_want_read) || c->tls_rd_want_write;
+        break;
+    }
+    set_watcher(c->srv->loop, &c->rio, want_r);
+    set_watcher(c->srv->loop, &c->wio, want_w);
+}
+
+void mg_conn_schedule(mg_conn *c)
+{
+    if (c->state != MG_CONN_CLOSED)
+        ev_feed_event(c->srv->loop, &c->rio, EV_CUSTOM);
+}
+
+/* After output moved (or did not), keep the phase's timeout honest: a
+ * response the client stops reading must not hold the connection forever. */
+static void note_output(mg_conn *c, int moved)
+{
+    switch (c->state) {
+    case MG_CONN_HANDLER:
+    case MG_CONN_UPGRADED:
+        if (mg_buf_unread(&c->out) == 0)
+            c->deadline = 0;
+        else if (moved || c->deadline == 0)
+            mg_conn_set_deadline(c, send_timeout(c));
+        break;
+    case MG_CONN_IDLE:
+        if (moved)
+            mg_conn_set_deadline(c, c->srv->limits.keepalive_timeout);
+        break;
+    case MG_CONN_DRAINOUT:
+        if (moved)
+            mg_conn_set_deadline(c, send_timeout(c));
+        break;
+    default:
+        break;
+    }
+}
+
+static void conn_flush(mg_conn *c)
+{
+    int moved = 0;
+    while (!c->broken && mg_buf_unread(&c->out) > 0) {
+        size_t n = mg_buf_unread(&c->out);
+        ssize_t w = mg_io_send(c, mg_buf_rptr(&c->out), n);
+        if (w > 0) {
+            mg_buf_consume(&c->out, (size_t)w);
+            moved = 1;
+            if (!c->ssl && (size_t)w < n)
+                break; /* socket buffer full: wait for EV_WRITE */
+            continue;
+        }
+        if (w == MG_AGAIN)
+            break;
+        c->broken = 1;
+        mg_conn_schedule(c);
+    }
+    if (mg_buf_unread(&c->out) == 0 && c->out.cap > BIG_BUFFER)
+        mg_buf_free(&c->out);
+    note_output(c, moved);
+    conn_update_io(c);
+}
+
+void mg_conn_queue(mg_conn *c, const struct iovec *iov, int n)
+{
+    if (c->state == MG_CONN_CLOSED || c->broken)
+        return;
+    size_t skip = 0;
+    int direct = !c->corked && !c->ssl && mg_buf_unread(&c->out) == 0;
+    if (direct) {
+        /* Nothing queued: hand the pieces to the kernel as they are and
+         * copy only what it does not take. */
+        ssize_t w = mg_io_sendv(c, iov, n);
+        if (w == MG_ERR) {
+            c->broken = 1;
+            mg_conn_schedule(c);
+            return;
+        }
+        if (w > 0)
+            skip = (size_t)w;
+    }
+    for (int i = 0; i < n; i++) {
+        size_t len = iov[i].iov_len;
+        if (skip >= len) {
+            skip -= len;
+            continue;
+        }
+        mg_buf_append(&c->out, (const char *)iov[i].iov_base + skip, len - skip);
+        skip = 0;
+    }
+    if (direct) {
+        note_output(c, 1);
+        conn_update_io(c);
+    } else if (!c->corked && (c->ssl || !ev_is_active(&c->wio))) {
+        conn_flush(c);
+    }
+}
+
+static void peer_text(const struct sockaddr *sa, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "unknown");
+    if (!sa)
+        return;
+    if (sa->sa_family == AF_INET) {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)outlen);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(a))
+            inet_ntop(AF_INET, &a->s6_addr[12], out, (socklen_t)outlen);
+        else
+            inet_ntop(AF_INET6, a, out, (socklen_t)outlen);
+    } else if (sa->sa_family == AF_UNIX) {
+        snprintf(out, outlen, "unix");
+    }
+}
+
+void mg_conn_close(mg_conn *c)
+{
+    if (c->state == MG_CONN_CLOSED)
+        return;
+    int owes_abort = (c->state == MG_CONN_HANDLER || c->state == MG_CONN_UPGRADED) &&
+                     !c->req.finished && !c->aborted;
+    struct ev_loop *loop = c->srv->loop;
+    /* Stopping also drops a pending fed event. */
+    ev_io_stop(loop, &c->rio);
+    ev_io_stop(loop, &c->wio);
+    ev_timer_stop(loop, &c->timer);
+    if (c->ssl)
+        mg_tls_conn_free(c);
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    c->state = MG_CONN_CLOSED;
+    mg_srv_conn_closed(c->srv, c);
+    if (owes_abort) {
+        c->aborted = 1;
+        if (c->req.on_abort)
+            c->req.on_abort(&c->req);
+    }
+}
+
+void mg_conn_free(mg_conn *c)
+{
+    mg_buf_free(&c->in);
+    mg_buf_free(&c->out);
+    mg_buf_free(&c->arena);
+    mg_buf_free(&c->head);
+    mg_buf_free(&c->req.body);
+    free(c->spans);
+    free(c->headers);
+    free(c);
+}
+
+void mg_conn_request_begins(mg_conn *c)
+{
+    c->state = MG_CONN_HEADERS;
+    c->seq++;
+    c->req.t_start = mg_now_mono();
+    mg_conn_set_deadline(c, c->srv->limits.header_timeout);
+}
+
+void mg_conn_body_begins(mg_conn *c)
+{
+    c->state = MG_CONN_BODY;
+    mg_conn_set_deadline(c, c->srv->limits.body_timeout);
+}
+
+void mg_conn_body_progress(mg_conn *c) { mg_conn_set_deadline(c, c->srv->limits.body_timeout); }
+
+static void dispatch(mg_conn *c)
+{
+    c->state = MG_CONN_HANDLER;
+    c->deadline = 0;
+    c->want_writable = 0;
+    if (c->srv->draining)
+        c->close_after = 1;
+    c->srv->handler(&c->req, c->srv->handler_ud);
+}
+
+static void deliver_upgraded(mg_conn *c)
+{
+    size_t n = mg_buf_unread(&c->in);
+    if (c->on_data && !c->req.finished)
+        c->on_data(&c->req, mg_buf_rptr(&c->in), n);
+    mg_buf_consume(&c->in, n);
+}
+
+/* Parse and dispatch as many buffered requests as the state allows. Output
+ * is corked meanwhile, so a burst of pipelined responses leaves in one
+ * write. */
+static void process_input(mg_conn *c)
+{
+    if (c->processing)
+        return;
+    c->processing = 1;
+    c->corked = 1;
+    while (c->state != MG_CONN_CLOSED && !c->broken && mg_buf_unread(&c->in) > 0) {
+        if (c->state == MG_CONN_UPGRADED) {
+            deliver_upgraded(c);
+            continue;
+        }
+        if (!parses_input(c->state))
+            break;
+        /* Responses piling up unread: wait before parsing more. */
+        if (c->state == MG_CONN_IDLE &&
+            mg_buf_unread(&c->out) > c->srv->limits.out_high_watermark)
+            break;
+        int r = mg_parse_input(c);
+        if (r < 0) {
+            mg_conn_reject(c, c->err_status ? c->err_status : 400,
+                           c->err_msg[0] ? c->err_msg : "malformed HTTP request");
+            break;
+        }
+        if (r == 0)
+            break;
+        dispatch(c);
+    }
+    c->corked = 0;
+    c->processing = 0;
+    if (c->state != MG_CONN_CLOSED && mg_buf_unread(&c->out) > 0)
+        conn_flush(c);
+}
+
+void mg_conn_request_done(mg_conn *c)
+{
+    mg_http_req *r = &c->req;
+    r->finished = 1;
+    c->want_writable = 0;
+    if (c->state == MG_CONN_CLOSED)
+        return;
+    if (c->close_after || !r->keep_alive || c->srv->draining || c->state == MG_CONN_UPGRADED) {
+        c->state = MG_CONN_DRAINOUT;
+        mg_conn_set_deadline(c, send_timeout(c));
+    } else {
+        c->state = MG_CONN_IDLE;
+        mg_conn_set_deadline(c, c->srv->limits.keepalive_timeout);
+        if (r->body.cap > BIG_BUFFER)
+            mg_buf_free(&r->body);
+    }
+    if (!c->corked)
+        conn_flush(c);
+    if (!c->processing)
+        mg_conn_schedule(c);
+}
+
+void mg_conn_reject(mg_conn *c, int status, const char *msg)
+{
+    mg_debug("http: %s: %d %s", c->client_ip, status, msg);
+    c->close_after = 1;
+    c->linger = 1;
+    mg_buf_reset(&c->in);
+    c->state = MG_CONN_DRAINOUT;
+    mg_respond_error(c, status, msg);
+    mg_conn_set_deadline(c, send_timeout(c));
+}
+
+/* The client shut its sending side. */
+static void conn_peer_eof(mg_conn *c)
+{
+    c->peer_eof = 1;
+    switch (c->state) {
+    case MG_CONN_HANDLER:
+    case MG_CONN_UPGRADED:
+        c->broken = 1; /* settle closes and calls on_abort */
+        break;
+    case MG_CONN_IDLE:
+        if (mg_buf_unread(&c->out) > 0) {
+            c->close_after = 1;
+            c->state = MG_CONN_DRAINOUT;
+        } else {
+            mg_conn_close(c);
+        }
+        break;
+    case MG_CONN_DRAINOUT:
+        break; /* it may still read what we send */
+    default:
+        mg_conn_close(c); /* a request cut short */
+        break;
+    }
+}
+
+/* Read and throw away input while an error reply leaves, so the client's
+ * unread bytes do not turn our close into a reset that eats the reply. */
+static void conn_discard(mg_conn *c)
+{
+    char sink[8192];
+    for (;;) {
+        ssize_t n = recv(c->fd, sink, sizeof sink, 0);
+        if (n > 0) {
+            c->linger_bytes += (size_t)n;
+            if (c->linger_bytes > MG_NET_LINGER_MAX_BYTES) {
+                mg_conn_close(c);
+                return;
+            }
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        if (c->state == MG_CONN_LINGER)
+            mg_conn_close(c);
+        else
+            c->peer_eof = 1;
+        return;
+    }
+}
+
+/* Output is all sent on a connection that must close. */
+static void conn_end(mg_conn *c)
+{
+    if ((c->linger || mg_buf_unread(&c->in) > 0) && !c->peer_eof) {
+        mg_tls_shutdown(c);
+        shutdown(c->fd, SHUT_WR);
+        mg_buf_reset(&c->in);
+        c->linger_bytes = 0;
+        c->state = MG_CONN_LINGER;
+        mg_conn_set_deadline(c, MG_NET_LINGER_SECONDS);
+        return;
+    }
+    mg_conn_close(c);
+}
+
+static void conn_read(mg_conn *c)
+{
+    for (int round = 0; round < 64; round++) {
+        if (c->state == MG_CONN_CLOSED || c->broken || c->peer_eof)
+            return;
+        if (mg_buf_unread(&c->in) >= in_limit(c))
+            return; /* conn_update_io stops the watcher */
+        if (c->in.off && mg_buf_unread(&c->in) < 1024)
+            mg_buf_compact(&c->in);
+        mg_buf_reserve(&c->in, c->in.cap ? 4096 : MG_NET_READ_CHUNK - 1);
+        size_t room = c->in.cap - c->in.len;
+        ssize_t n = mg_io_recv(c, c->in.data + c->in.len, room);
+        if (n > 0) {
+            c->in.len += (size_t)n;
+            process_input(c);
+            if (!c->ssl && (size_t)n < room)
+                return; /* the socket is drained */
+            continue;
+        }
+        if (n == MG_AGAIN)
+            return;
+        if (n == 0)
+            conn_peer_eof(c);
+        else
+            c->broken = 1; /* reset by peer, or a TLS error */
+        return;
+    }
+    /* Yield to other connections; TLS may hold decrypted bytes the socket
+     * will not signal. */
+    mg_conn_schedule(c);
+}
+
+static void conn_handshake(mg_conn *c)
+{
+    int r = mg_tls_handshake(c);
+    if (r == MG_AGAIN)
+        return;
+    if (r != MG_OK) {
+        mg_conn_close(c);
+        return;
+    }
+    c->state = MG_CONN_IDLE; /* the header_timeout set at accept still runs */
+    conn_read(c);
+}
+
+static void conn_readable(mg_conn *c)
+{
+    switch (c->state) {
+    case MG_CONN_CLOSED:
+        return;
+    case MG_CONN_HANDSHAKE:
+        conn_handshake(c);
+        return;
+    case MG_CONN_LINGER:
+        conn_discard(c);
+        return;
+    case MG_CONN_DRAINOUT:
+        if (c->linger) {
+            conn_discard(c);
+            return;
+        }
+        break;
+    default:
+        break;
+    }
+    if (c->tls_wr_want_read) {
+        c->tls_wr_want_read = 0;
+        conn_flush(c);
+    }
+    conn_read(c);
+}
+
+static void conn_timed_out(mg_conn *c)
+{
+    switch (c->state) {
+    case MG_CONN_HEADERS:
+        mg_conn_reject(c, 408, "timed out waiting for the request headers");
+        conn_flush(c);
+        break;
+    case MG_CONN_BODY:
+        mg_conn_reject(c, 408, "timed out waiting for the request body");
+        conn_flush(c);
+        break;
+    case MG_CONN_HANDLER:
+    case MG_CONN_UPGRADED:
+        mg_debug("http: %s: client stopped reading the response", c->client_ip);
+        mg_conn_close(c);
+        break;
+    default: /* idle keep-alive, handshake, unsent reply, linger: silently */
+        mg_conn_close(c);
+        break;
+    }
+}
+
+static int owes_writable(const mg_conn *c)
+{
+    return c->want_writable && (c->state == MG_CONN_HANDLER || c->state == MG_CONN_UPGRADED) &&
+           !c->req.finished && mg_buf_unread(&c->out) <= c->srv->limits.out_low_watermark;
+}
+
+static int reads_input(const mg_conn *c)
+{
+    return c->state != MG_CONN_HANDSHAKE && c->state != MG_CONN_LINGER &&
+           c->state != MG_CONN_CLOSED && !(c->state == MG_CONN_DRAINOUT && c->linger);
+}
+
+/* Bring the connection to rest after an event: close what is broken, pay
+ * the on_writable owed, end a finished close, pick up waiting input, and
+ * point the watchers at what it waits for. */
+static void conn_settle(mg_conn *c)
+{
+    for (int round = 0; round < 16 && c->state != MG_CONN_CLOSED; round++) {
+        if (c->broken) {
+            mg_conn_close(c);
+            return;
+        }
+        if (owes_writable(c)) {
+            c->want_writable = 0;
+            if (c->req.on_writable)
+                c->req.on_writable(&c->req);
+            continue;
+        }
+        if (c->state == MG_CONN_DRAINOUT && mg_buf_unread(&c->out) == 0) {
+            conn_end(c);
+            continue;
+        }
+        if (!c->processing && mg_buf_unread(&c->in) > 0 &&
+            ((c->state == MG_CONN_IDLE &&
+              mg_buf_unread(&c->out) <= c->srv->limits.out_high_watermark) ||
+             c->state == MG_CONN_UPGRADED)) {
+            process_input(c);
+            continue;
+        }
+        if (c->ssl && reads_input(c) && !c->peer_eof && mg_tls_has_pending(c) &&
+            mg_buf_unread(&c->in) < in_limit(c)) {
+            conn_read(c);
+            continue;
+        }
+        break;
+    }
+    if (c->state != MG_CONN_CLOSED)
+        conn_update_io(c);
+}
+
+static void on_rio(struct ev_loop *loop, ev_io *w, int revents)
+{
+    MG_UNUSED(loop);
+    mg_conn *c = w->data;
+    if (revents & EV_READ)
+        conn_readable(c);
+    conn_settle(c); /* EV_CUSTOM: settling is all the deferred work */
+}
+
+static void on_wio(struct ev_loop *loop, ev_io *w, int revents)
+{
+    MG_UNUSED(loop);
+    MG_UNUSED(revents);
+    mg_conn *c = w->data;
+    if (c->state == MG_CONN_HANDSHAKE) {
+        conn_handshake(c);
+    } else {
+        if (c->tls_rd_want_write) {
+            c->tls_rd_want_write = 0;
+            conn_read(c);
+        }
+        if (c->state != MG_CONN_CLOSED)
+            conn_flush(c);
+    }
+    conn_settle(c);
+}
+
+static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    MG_UNUSED(revents);
+    mg_conn *c = w->data;
+    if (c->deadline == 0) {
+        ev_timer_stop(loop, w);
+        return;
+    }
+    double left = c->deadline - mg_now_mono();
+    if (left > 0.001) {
+        w->repeat = left;
+        ev_timer_again(loop, w);
+        c->timer_at = c->deadline;
+        return;
+    }
+    ev_timer_stop(loop, w);
+    c->deadline = 0;
+    conn_timed_out(c);
+    conn_settle(c);
+}
+
+mg_conn *mg_conn_new(mg_http_server *srv, int fd, const struct sockaddr *peer)
+{
+    int one = 1;
+    /* Responses are written whole; do not let Nagle hold their tails. */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    mg_conn *c = mg_xcalloc(1, sizeof *c);
+    c->srv = srv;
+    c->fd = fd;
+    peer_text(peer, c->client_ip, sizeof c->client_ip);
+    ev_io_init(&c->rio, on_rio, fd, EV_READ);
+    c->rio.data = c;
+    ev_io_init(&c->wio, on_wio, fd, EV_WRITE);
+    c->wio.data = c;
+    ev_init(&c->timer, on_timer);
+    c->timer.data = c;
+    mg_parse_init(c);
+    c->req.conn = c;
+    c->req.loop = srv->loop;
+    c->req.client_ip = c->client_ip;
+    c->state = srv->tls ? MG_CONN_HANDSHAKE : MG_CONN_IDLE;
+    mg_srv_conn_opened(srv, c);
+    if (srv->tls && mg_tls_conn_init(c, srv->tls) != MG_OK) {
+        mg_conn_close(c);
+        return NULL;
+    }
+    /* The first request (and the TLS handshake) must start promptly. */
+    mg_conn_set_deadline(c, srv->limits.header_timeout);
+    conn_update_io(c);
+    return c;
+}
+
+void mg_conn_drain(mg_conn *c)
+{
+    switch (c->state) {
+    case MG_CONN_HANDSHAKE:
+        mg_conn_close(c);
+        break;
+    case MG_CONN_IDLE:
+        mg_buf_reset(&c->in); /* pipelined requests not begun are dropped */
+        if (mg_buf_unread(&c->out) == 0) {
+            mg_conn_close(c);
+        } else {
+            c->close_after = 1;
+            c->state = MG_CONN_DRAINOUT;
+            mg_conn_set_deadline(c, send_timeout(c));
+        }
+        break;
+    case MG_CONN_HEADERS:
+    case MG_CONN_BODY:
+    case MG_CONN_HANDLER:
+        c->close_after = 1;
+        break;
+    default:
+        break;
+    }
+}
+
+int mg_conn_is_active(const mg_conn *c)
+{
+    switch (c->state) {
+    case MG_CONN_HEADERS:
+    case MG_CONN_BODY:
+    case MG_CONN_HANDLER:
+    case MG_CONN_UPGRADED:
+    case MG_CONN_DRAINOUT:
+        return 1;
+    case MG_CONN_IDLE:
+        return mg_buf_unread(&c->out) > 0;
+    default:
+        return 0;
+    }
+}

@@ -1,0 +1,951 @@
+/* test_upstream.c — the libcurl upstream against a small scripted HTTP
+ * server running in threads of this process (blocking sockets; the path of
+ * each request picks its behaviour). Covers responses, streaming, every
+ * failure class, backpressure, cancel, deferred work inside callbacks and
+ * connection reuse. */
+#include <arpa/inet.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "test.h"
+#include "upstream/upstream.h"
+
+/* ---- the test server ---------------------------------------------------- */
+
+typedef struct srv {
+    int fd, port;
+    pthread_t acceptor;
+    atomic_int accepts;
+    pthread_mutex_t mu;
+    pthread_t conns[512];
+    int nconns;
+} srv;
+
+static void send_all(int fd, const void *p, size_t n)
+{
+    const char *s = p;
+    while (n) {
+        ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
+        if (w <= 0)
+            return;
+        s += w;
+        n -= (size_t)w;
+    }
+}
+
+static void send_str(int fd, const char *s) { send_all(fd, s, strlen(s)); }
+
+static void wait_client_close(int fd)
+{
+    char tmp[512];
+    while (recv(fd, tmp, sizeof tmp, 0) > 0) {
+    }
+}
+
+/* Value of a request header (case-insensitive name) or "none". */
+static void req_header(const char *head, const char *name, char *out, size_t outsz)
+{
+    size_t nlen = strlen(name);
+    for (const char *p = strstr(head, "\r\n"); p; p = strstr(p + 2, "\r\n")) {
+        if (strncasecmp(p + 2, name, nlen) == 0 && p[2 + nlen] == ':') {
+            const char *v = p + 3 + nlen;
+            while (*v == ' ')
+                v++;
+            size_t n = strcspn(v, "\r");
+            snprintf(out, outsz, "%.*s", (int)n, v);
+            return;
+        }
+    }
+    snprintf(out, outsz, "none");
+}
+
+static unsigned char pattern(size_t i) { return (unsigned char)(i % 251); }
+
+static void respond_json(int fd, const char *method, const char *head, size_t body_len)
+{
+    char expect[64], ae[64], custom[64], body[256], hdr[1024];
+    req_header(head, "Expect", expect, sizeof expect);
+    req_header(head, "Accept-Encoding", ae, sizeof ae);
+    req_header(head, "X-Custom", custom, sizeof custom);
+    int blen = snprintf(body, sizeof body, "{\"ok\":true,\"method\":\"%s\",\"body_len\":%zu}",
+                        method, body_len);
+    snprintf(hdr, sizeof hdr,
+             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+             "X-Test:  padded value  \r\nX-Saw-Expect: %s\r\nX-Saw-AE: %s\r\n"
+             "X-Saw-Custom: %s\r\n\r\n",
+             blen, expect, ae, custom);
+    send_str(fd, hdr);
+    send_all(fd, body, (size_t)blen);
+}
+
+static void respond_stream(int fd)
+{
+    send_str(fd, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                 "Transfer-Encoding: chunked\r\n\r\n");
+    for (int i = 0; i < 5; i++) {
+        char ev[64], chunk[96];
+        int n = snprintf(ev, sizeof ev, "data: %d\n\n", i);
+        int m = snprintf(chunk, sizeof chunk, "%x\r\n%s\r\n", n, ev);
+        send_all(fd, chunk, (size_t)m);
+        usleep(20000);
+    }
+    send_str(fd, "0\r\n\r\n");
+}
+
+/* n pattern bytes, chunked in 4 KiB chunks. */
+static void respond_big(int fd, size_t n)
+{
+    send_str(fd, "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+                 "Transfer-Encoding: chunked\r\n\r\n");
+    unsigned char buf[4096];
+    for (size_t off = 0; off < n;) {
+        size_t k = MG_MIN(sizeof buf, n - off);
+        for (size_t i = 0; i < k; i++)
+            buf[i] = pattern(off + i);
+        char sz[32];
+        send_all(fd, sz, (size_t)snprintf(sz, sizeof sz, "%zx\r\n", k));
+        send_all(fd, buf, k);
+        send_str(fd, "\r\n");
+        off += k;
+    }
+    send_str(fd, "0\r\n\r\n");
+}
+
+/* Handle one request; returns 1 to keep the connection for another. */
+static int serve_request(int fd, const char *head, size_t body_len)
+{
+    char method[16] = "", path[256] = "";
+    if (sscanf(head, "%15s %255s", method, path) != 2)
+        return 0;
+    if (strcmp(path, "/json") == 0) {
+        respond_json(fd, method, head, body_len);
+        return 1;
+    }
+    if (strcmp(path, "/stream") == 0) {
+        respond_stream(fd);
+        return 1;
+    }
+    if (strncmp(path, "/big?n=", 7) == 0) {
+        respond_big(fd, (size_t)strtoul(path + 7, NULL, 10));
+        return 1;
+    }
+    if (strcmp(path, "/interim") == 0) {
+        send_str(fd, "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+                     "HTTP/1.1 201 Created\r\nContent-Length: 2\r\nX-Final: yes\r\n\r\nok");
+        return 1;
+    }
+    if (strcmp(path, "/nocontent") == 0) {
+        send_str(fd, "HTTP/1.1 204 No Content\r\nX-Empty: 1\r\n\r\n");
+        return 1;
+    }
+    if (strcmp(path, "/silent") == 0) {
+        wait_client_close(fd);
+        return 0;
+    }
+    if (strcmp(path, "/stall") == 0) {
+        send_str(fd, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789");
+        wait_client_close(fd);
+        return 0;
+    }
+    if (strcmp(path, "/cut") == 0) {
+        send_str(fd, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n");
+        char half[50];
+        memset(half, 'c', sizeof half);
+        send_all(fd, half, sizeof half);
+        return 0;
+    }
+    send_str(fd, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+    return 1;
+}
+
+/* Read one request head and body; returns body length or -1. */
+static long read_request(int fd, char *buf, size_t cap, size_t *have, char *head, size_t headcap)
+{
+    char *end;
+    while (!(end = memmem(buf, *have, "\r\n\r\n", 4))) {
+        if (*have == cap)
+            return -1;
+        ssize_t r = recv(fd, buf + *have, cap - *have, 0);
+        if (r <= 0)
+            return -1;
+        *have += (size_t)r;
+    }
+    size_t hlen = (size_t)(end - buf) + 4;
+    snprintf(head, headcap, "%.*s", (int)hlen, buf);
+    char cl[32];
+    req_header(head, "Content-Length", cl, sizeof cl);
+    size_t body = strcmp(cl, "none") ? (size_t)strtoul(cl, NULL, 10) : 0;
+    while (*have < hlen + body) {
+        if (*have == cap)
+            return -1;
+        ssize_t r = recv(fd, buf + *have, cap - *have, 0);
+        if (r <= 0)
+            return -1;
+        *have += (size_t)r;
+    }
+    memmove(buf, buf + hlen + body, *have - hlen - body);
+    *have -= hlen + body;
+    return (long)body;
+}
+
+static void *conn_main(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    struct timeval tv = {10, 0}; /* a stuck test cannot hang the thread forever */
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    int one = 1; /* headers and body go in separate writes */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    char *buf = malloc(1 << 16), *head = malloc(1 << 16);
+    size_t have = 0;
+    for (;;) {
+        long body = read_request(fd, buf, 1 << 16, &have, head, 1 << 16);
+        if (body < 0 || !serve_request(fd, head, (size_t)body))
+            break;
+    }
+    free(buf);
+    free(head);
+    close(fd);
+    return NULL;
+}
+
+static void *accept_main(void *arg)
+{
+    srv *s = arg;
+    for (;;) {
+        int c = accept(s->fd, NULL, NULL);
+        if (c < 0)
+            return NULL;
+        atomic_fetch_add(&s->accepts, 1);
+        pthread_mutex_lock(&s->mu);
+        if (s->nconns < (int)MG_ARRAY_LEN(s->conns))
+            pthread_create(&s->conns[s->nconns++], NULL, conn_main, (void *)(intptr_t)c);
+        else
+            close(c);
+        pthread_mutex_unlock(&s->mu);
+    }
+}
+
+static int listen_local(int backlog, int *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof a;
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, backlog) != 0)
+        abort();
+    getsockname(fd, (struct sockaddr *)&a, &alen);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+static void srv_start(srv *s)
+{
+    memset(s, 0, sizeof *s);
+    pthread_mutex_init(&s->mu, NULL);
+    s->fd = listen_local(64, &s->port);
+    pthread_create(&s->acceptor, NULL, accept_main, s);
+}
+
+/* Call after mg_upstream_free, so every client socket is closed. */
+static void srv_stop(srv *s)
+{
+    shutdown(s->fd, SHUT_RDWR);
+    pthread_join(s->acceptor, NULL);
+    close(s->fd);
+    for (int i = 0; i < s->nconns; i++)
+        pthread_join(s->conns[i], NULL);
+    pthread_mutex_destroy(&s->mu);
+}
+
+/* ---- the client side ----------------------------------------------------- */
+
+typedef struct got {
+    struct ev_loop *loop;
+    mg_upstream *u;
+    mg_up_xfer *x;
+    int responses, status, data_calls, done, result;
+    int order_errors;       /* callbacks out of contract order */
+    char errmsg[256];
+    char ctype[64], xtest[64], saw_expect[64], saw_ae[64], saw_custom[64], xfinal[16];
+    mg_buf body;
+    mg_up_timings tm;
+    double t_done;
+
+    /* Behaviours. */
+    int pause_mode;         /* 0 none, 1 pause on every data call */
+    double first_pause_s;   /* length of the first pause; later ones ~1 ms */
+    int paused;             /* we returned MG_AGAIN and have not resumed */
+    int data_while_paused;
+    ev_timer resume_timer;
+    int cancel_in_data, cancel_in_response;
+    int calls_after_cancel, cancelled;
+    struct got *resume_other; /* resume this one's transfer from our on_data */
+    void (*then)(struct got *g); /* run from on_done */
+} got;
+
+static void copy_header(const mg_header *h, size_t n, const char *name, char *out, size_t sz)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcasecmp(h[i].name, name) == 0 && strlen(h[i].name) == h[i].name_len) {
+            snprintf(out, sz, "%.*s", (int)h[i].value_len, h[i].value);
+            return;
+        }
+}
+
+static void on_response(void *ud, int status, const mg_header *h, size_t n)
+{
+    got *g = ud;
+    if (g->cancelled)
+        g->calls_after_cancel++;
+    if (g->responses || g->data_calls || g->done)
+        g->order_errors++;
+    g->responses++;
+    g->status = status;
+    copy_header(h, n, "Content-Type", g->ctype, sizeof g->ctype);
+    copy_header(h, n, "X-Test", g->xtest, sizeof g->xtest);
+    copy_header(h, n, "X-Saw-Expect", g->saw_expect, sizeof g->saw_expect);
+    copy_header(h, n, "X-Saw-AE", g->saw_ae, sizeof g->saw_ae);
+    copy_header(h, n, "X-Saw-Custom", g->saw_custom, sizeof g->saw_custom);
+    copy_header(h, n, "X-Final", g->xfinal, sizeof g->xfinal);
+    if (g->cancel_in_response) {
+        mg_up_cancel(g->x);
+        mg_up_cancel(g->x); /* twice is harmless */
+        g->cancelled = 1;
+    }
+}
+
+static void on_resume_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    MG_UNUSED(loop);
+    MG_UNUSED(revents);
+    got *g = w->data;
+    g->paused = 0;
+    mg_up_resume(g->x);
+}
+
+static int on_data(void *ud, const char *data, size_t len)
+{
+    got *g = ud;
+    if (g->cancelled)
+        g->calls_after_cancel++;
+    if (!g->responses || g->done)
+        g->order_errors++;
+    if (g->paused)
+        g->data_while_paused++;
+    g->data_calls++;
+    mg_buf_append(&g->body, data, len);
+    if (g->resume_other && g->resume_other->paused) {
+        g->resume_other->paused = 0;
+        mg_up_resume(g->resume_other->x); /* inside a curl call: deferred */
+    }
+    if (g->cancel_in_data) {
+        mg_up_cancel(g->x);
+        g->cancelled = 1;
+        return MG_OK;
+    }
+    if (g->pause_mode) {
+        g->paused = 1;
+        if (g->resume_timer.data) {
+            double wait = g->data_calls == 1 ? g->first_pause_s : 0.001;
+            ev_timer_set(&g->resume_timer, wait, 0.);
+            ev_timer_start(g->loop, &g->resume_timer);
+        }
+        return MG_AGAIN;
+    }
+    return MG_OK;
+}
+
+static void on_done(void *ud, int result, const char *errmsg)
+{
+    got *g = ud;
+    if (g->cancelled)
+        g->calls_after_cancel++;
+    if (g->done)
+        g->order_errors++;
+    g->done++;
+    g->result = result;
+    g->t_done = mg_now_mono();
+    snprintf(g->errmsg, sizeof g->errmsg, "%s", errmsg ? errmsg : "");
+    mg_up_get_timings(g->x, &g->tm);
+    if (g->then)
+        g->then(g);
+}
+
+static const mg_up_callbacks callbacks = {on_response, on_data, on_done};
+
+static void got_init(got *g, struct ev_loop *loop, mg_upstream *u)
+{
+    memset(g, 0, sizeof *g);
+    g->loop = loop;
+    g->u = u;
+    g->result = -1;
+    ev_timer_init(&g->resume_timer, on_resume_timer, 0., 0.);
+    g->resume_timer.data = g;
+}
+
+static void got_free(got *g)
+{
+    ev_timer_stop(g->loop, &g->resume_timer);
+    mg_buf_free(&g->body);
+}
+
+static mg_up_xfer *start(got *g, const srv *s, const char *method, const char *path,
+                         const char *const *hdrs, size_t nh, const char *body, double t_first,
+                         double t_idle, double t_total)
+{
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", s ? s->port : 9, path);
+    mg_up_request req = {
+        .method = method, .url = url, .headers = hdrs, .nheaders = nh,
+        .body = body, .body_len = body ? strlen(body) : 0,
+        .t_connect = 2, .t_first_byte = t_first, .t_idle = t_idle, .t_total = t_total,
+    };
+    char err[MG_ERRLEN] = "";
+    g->x = mg_up_start(g->u, &req, &callbacks, g, err);
+    if (!g->x)
+        fprintf(stderr, "mg_up_start: %s\n", err);
+    return g->x;
+}
+
+static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    MG_UNUSED(loop);
+    MG_UNUSED(w);
+    MG_UNUSED(revents);
+}
+
+/* Run the loop until *flag or the deadline; returns *flag. */
+static int run_until(struct ev_loop *loop, const int *flag, double seconds)
+{
+    ev_timer tick;
+    ev_timer_init(&tick, on_tick, 0.01, 0.01);
+    ev_timer_start(loop, &tick);
+    double end = mg_now_mono() + seconds;
+    while (!*flag && mg_now_mono() < end)
+        ev_run(loop, EVRUN_ONCE);
+    ev_timer_stop(loop, &tick);
+    return *flag;
+}
+
+static void run_for(struct ev_loop *loop, double seconds)
+{
+    int never = 0;
+    run_until(loop, &never, seconds);
+}
+
+typedef struct env {
+    struct ev_loop *loop;
+    mg_upstream *u;
+    srv s;
+} env;
+
+static void env_up(env *e)
+{
+    e->loop = ev_loop_new(EVFLAG_AUTO);
+    e->u = mg_upstream_new(e->loop);
+    srv_start(&e->s);
+}
+
+static void env_down(env *e)
+{
+    mg_upstream_free(e->u);
+    srv_stop(&e->s);
+    ev_loop_destroy(e->loop);
+}
+
+/* ---- tests --------------------------------------------------------------- */
+
+static void test_json_response(void)
+{
+    env e;
+    env_up(&e);
+    got g;
+    got_init(&g, e.loop, e.u);
+    const char *hdrs[] = {"Content-Type: application/json", "X-Custom: hello there",
+                          "Accept-Encoding: gzip", "Expect: 100-continue"};
+    CHECK(start(&g, &e.s, "POST", "/json", hdrs, 4, "{\"model\":\"m\"}", 2, 2, 5));
+    CHECK_EQ_INT(mg_upstream_active(e.u), 1);
+    CHECK_EQ_INT(g.responses, 0); /* never calls back before returning */
+    CHECK(run_until(e.loop, &g.done, 5));
+    CHECK_EQ_INT(g.result, MG_UP_OK);
+    CHECK_EQ_INT(g.status, 200);
+    CHECK_EQ_INT(g.responses, 1);
+    CHECK_EQ_INT(g.order_errors, 0);
+    CHECK_EQ_STR(g.ctype, "application/json");
+    CHECK_EQ_STR(g.xtest, "padded value");
+    CHECK_EQ_STR(g.saw_expect, "none");
+    CHECK_EQ_STR(g.saw_ae, "identity");
+    CHECK_EQ_STR(g.saw_custom, "hello there");
+    CHECK_EQ_STR(mg_buf_cstr(&g.body), "{\"ok\":true,\"method\":\"POST\",\"body_len\":13}");
+    CHECK(g.tm.ttfb_ms > 0);
+    CHECK_EQ_INT(g.tm.reused, 0);
+    CHECK_EQ_INT(mg_upstream_active(e.u), 0);
+    got_free(&g);
+
+    /* GET and a custom method, body-less. */
+    got_init(&g, e.loop, e.u);
+    CHECK(start(&g, &e.s, "GET", "/json", NULL, 0, NULL, 2, 2, 5));
+    CHECK(run_until(e.loop, &g.done, 5));
+    CHECK_EQ_STR(mg_buf_cstr(&g.body), "{\"ok\":true,\"method\":\"GET\",\"body_len\":0}");
+    CHECK_EQ_INT(g.tm.reused, 1);
+    got_free(&g);
+    got_init(&g, e.loop, e.u);
+    CHECK(start(&g, &e.s, "DELETE", "/json", NULL, 0, "x=1", 2, 2, 5));
+    CHECK(run_until(e.loop, &g.done, 5));
+    CHECK_EQ_STR(mg_buf_cstr(&g.body), "{\"ok\":true,\"method\":\"DELETE\",\"body_len\":3}");
+    got_free(&g);
+    env_down(&e);
+}
+
+static void test_interim_and_empty(void)
+{
+    env e;
+    env_up(&e);
+    got g;
+    got_init(&g, e.loop, e.u);
+    CHECK(start(&g, &e.s, "GET", "/interim", NULL, 0, NULL, 2, 2, 5));
+    CHECK(run_until(e.loop, &g.done, 5));
+    CHECK_EQ_INT(g.result, MG_UP_OK);
+    CHECK_EQ_INT(g.responses, 1);
+    CHECK_EQ_INT(g.status, 201);
+    CHECK_EQ_STR(g.xfinal, "yes");
+    CHECK_EQ_STR(mg_buf_cstr(&g.body), "ok");
+    got_free(&g);
+
+    got_init(&g, e.loop, e.u);
+    CHECK(start(&g, &e.s, "GET", "/nocontent", NULL, 0, NULL, 2, 2, 5));
+    CHECK(run_until(e.loop, &g.done, 5));
+    CHECK_EQ_INT(g.result, MG_UP_OK);
+    CHECK_EQ_INT(g.responses, 1);
+    CHECK_EQ_INT(g.status, 204);
+    CHECK_EQ_INT(g.data_calls, 0);
+    CHECK_EQ_INT(g.order_errors, 0);
+    got_free(&g);
+    env_down(&e);
+}
+
+static void test_chunked_stream(void)
+{
+    env e;
+    env_up(&e);
+    got g;
+    got_init(&g, e.loop, e.u);
+    /* Idle limit well above the 20 ms gaps, well below the whole stream. */
+    CHECK(start(&g, &e.s, "POST", "/stream", NULL, 0, "{}", 2, 0.5, 5));
+    CHECK(run_until(e.loop, &g.done, 5));
+    CHECK_EQ_INT(g.result, MG_UP_OK);
+    CHECK_EQ_STR(g.ctype, "text/event-stream");
+    CHECK_EQ_STR(mg_buf_cstr(&g.body), "data: 0\n\ndata: 1\n\ndata: 2\n\ndata: 3\n\ndata: 4\n\n");
+    CHECK(g.data_calls >= 3); /* delivered as it came, not all at once */
+    CHECK_EQ_INT(g.order_errors, 0);
+    got_free(&g);
+    env_down(&e);
+}
+
+static void test_connection_refused(void)
+{
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    mg_upstream *u = mg_upstream_new(loop);
+    int port;
+    int fd = listen_local(1, &port);
+    close(fd); /* nothing listens there now */
+    got g;
+    got_init(&g, loop, u);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/json", port);
+    mg_up_request req = {.method = "POST", .url = url, .t_connect = 2, .t_total = 5};
+    char err[MG_ERRLEN];
+    g.x = mg_up_start(u, &req, &callbacks, &g, err);
+    CHECK(g.x != NULL);
+    CHECK(run_until(loop, &g.done, 5));
+    CHECK_EQ_INT(g.result, MG_UP_ERR_CONNECT);
+    CHECK_EQ_STR(mg_up_result_name(g.result), "connect_error");
+    CHECK_EQ_INT(g.responses, 0);
+    CHECK(g.errmsg[0] != '\0');
+    got_free(&g);
+    mg_upstream_free(u);
+    ev_loop_destroy(loop);
+}
+
+/* A listener whose accept queue is full drops SYNs: connect never ends. */
+static void test_connect_timeout(void)
+{
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    mg_upstream *u = mg_upstream_new(loop);
+    int port;
+    int lfd = listen_local(0, &port);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int fill[4];
+    for (int i = 0; i < 4; i++) {
+        fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        connect(fill[i], (struct sockaddr *)&a, sizeof a);
+    }
+    usleep(50000);
+    got g;
+    got_init(&g, loop, u);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/json", port);
+    mg_up_request req = {.method = "GET", .url = url, .t_connect = 0.3, .t_total = 5};
+    char err[MG_ERRLEN];
+    g.x = mg_up_start(u, &req, &callbacks, &g, err);
+    double t0 = mg_now_mono();
+    CHECK(run_until(loop, &g.done, 5));
+    CHECK_EQ_INT(g.result, MG_UP_ERR_TIMEOUT_CONNECT);
+    CHECK_EQ_STR(mg_up_result_name(g.result), "connect_timeout");
+    CHECK(g.t_done - t0 < 2);
+    got_free(&g);
+    mg_upstream_free(u);
+    for (int i = 0; i < 4; i++)
+        close(fill[i]);
+    close(lfd);
+    ev_loop_destroy(loop);
+}
+
+static void test_first_byte_timeout(void)
+{
+    env e;
+    env_up(&e);
+    got g;
+    got_init(&g, e.loop, e.u);
+    double t0 = mg_now_mono();
+    CHECK(start(&g, &e.s, "POST", "/silent", NULL, 0, "{}", 0.2, 0.05, 5));
+    CHECK(run_until(e.loop, &g.done, 5));
+    double took = g.t_done - t0;
+    CHECK_EQ_INT(g.result, MG_UP_ERR_TIMEOUT_FIRST_BYTE);
+    CHECK_EQ_STR(mg_up_result_name(g.result), "first_byte_timeout");
+    CHECK(mg_up_result_is_timeout(g.result));
+    CHECK(took >= 0.18 && took < 1.5);
+    CHECK_EQ_INT(g.responses, 0);
+    CHECK_EQ_INT(mg_upstream_active(e.u), 0);
+    got_free(&g);
+    env_down(&e);
+}
+
+static void test_idle_timeout(void)
+{
+    env e;
+    env_up(&e);
+    got g;
+    got_init(&g, e.loop, e.u);
+    double t0 = mg_now_mono();
+    CHECK(start(&g, &e.s, "GET", "/stall", NULL, 0, NULL, 1, 0.2, 5));
+    CHECK(run_until(e.loop, &g.done, 5));
+    CHECK_EQ_INT(g.result, MG_UP_ERR_TIMEOUT_IDLE);
+    CHECK_EQ_STR(mg_up_result_name(g.result), "idle_timeout");
+    CHECK_EQ_INT(g.responses, 1);
+    CHECK_EQ_STR(mg_buf_cstr(&g.body), "0123456789");
+    CHECK(g.t_done - t0 >= 0.18 && g.t_done - t0 < 1.5);
+    got_free(&g);
+    env_down(&e);
+}
+
+static void test_total_timeout(void)
+{
+    env e;
+    env_up(&e);
+    got g;
+    got_init(&g, e.loop, e.u);
+    CHECK(start(&g, &e.s, "GET", "/stall", NULL, 0, NULL, 1, 0, 0.3));
+    CHECK(run_until(e.loop, &g.done, 5));
+    CHECK_EQ_INT(g.result, MG_UP_ERR_TIMEOUT_TOTAL);
+    CHECK_EQ_STR(mg_up_result_name(g.result), "total_timeout");
+    got_free(&g);
+    env_down(&e);
+}
+
+static void test_cut_mid_body(void)
+{
+    env e;
+    env_up(&e);
+    got g;
+    got_init(&g, e.loop, e.u);
+    CHECK(start(&g, &e.s, "GET", "/cut", NULL, 0, NULL, 2, 2, 5));
+    CHECK(run_until(e.loop, &g.done, 5));
+    CHECK_EQ_INT(g.result, MG_UP_ERR_IO);
+    CHECK_EQ_STR(mg_up_result_name(g.result), "upstream_cut");
+    CHECK_EQ_INT(g.body.len, 50);
+    CHECK(g.errmsg[0] != '\0');
+    got_free(&g);
+    env_down(&e);
+}
+
+static int body_is_pattern(const mg_buf *b, size_t n)
+{
+    if (b->len != n)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)b->data[i] != pattern(i))
+            return 0;
+    return 1;
+}
+
+static void test_pause_resume(void)
+{
+    env e;
+    env_up(&e);
+    got g;
+    got_init(&g, e.loop, e.u);
+    g.pause_mode = 1;
+    /* The first pause outlasts the idle limit: a paused transfer is not idle. */
+    g.first_pause_s = 0.3;
+    size_t n = 300000;
+    char path[64];
+    snprintf(path, sizeof path, "/big?n=%zu", n);
+    CHECK(start(&g, &e.s, "GET", path, NULL, 0, NULL, 2, 0.1, 20));
+    /* Nothing may arrive during the first pause. */
+    while (g.data_calls == 0 && !g.done)
+        ev_run(e.loop, EVRUN_ONCE);
+    CHECK_EQ_INT(g.data_calls, 1);
+    run_for(e.loop, 0.15);
+    CHECK_EQ_INT(g.data_calls, 1);
+    CHECK(g.paused);
+    CHECK(run_until(e.loop, &g.done, 20));
+    CHECK_EQ_INT(g.result, MG_UP_OK);
+    CHECK_EQ_INT(g.data_while_paused, 0);
+    CHECK(body_is_pattern(&g.body, n));
+    CHECK(g.data_calls > 10);
+    CHECK_EQ_INT(g.tm.pauses, g.data_calls);
+    CHECK_EQ_INT(g.order_errors, 0);
+    got_free(&g);
+    env_down(&e);
+}
+
+/* B's on_data (inside a curl call) resumes A: the resume is deferred. */
+static void test_resume_from_other_callback(void)
+{
+    env e;
+    env_up(&e);
+    got a, b;
+    got_init(&a, e.loop, e.u);
+    got_init(&b, e.loop, e.u);
+    a.pause_mode = 1;
+    a.resume_timer.data = NULL; /* no timer: only B resumes A */
+    b.resume_other = &a;
+    CHECK(start(&a, &e.s, "GET", "/big?n=100000", NULL, 0, NULL, 2, 0, 20));
+    while (a.data_calls == 0 && !a.done)
+        ev_run(e.loop, EVRUN_ONCE);
+    a.pause_mode = 0; /* from now on A takes everything */
+    CHECK(start(&b, &e.s, "GET", "/stream", NULL, 0, NULL, 2, 0, 5));
+    CHECK(run_until(e.loop, &a.done, 10));
+    CHECK(run_until(e.loop, &b.done, 10));
+    CHECK_EQ_INT(a.result, MG_UP_OK);
+    CHECK_EQ_INT(b.result, MG_UP_OK);
+    CHECK_EQ_INT(a.tm.pauses, 1);
+    CHECK_EQ_INT(a.data_while_paused, 0);
+    CHECK(body_is_pattern(&a.body, 100000));
+    got_free(&a);
+    got_free(&b);
+    env_down(&e);
+}
+
+static void test_cancel(void)
+{
+    env e;
+    env_up(&e);
+    got g;
+    /* From inside on_data. */
+    got_init(&g, e.loop, e.u);
+    g.cancel_in_data = 1;
+    CHECK(start(&g, &e.s, "GET", "/big?n=2000000", NULL, 0, NULL, 2, 2, 20));
+    while (!g.cancelled)
+        ev_run(e.loop, EVRUN_ONCE);
+    run_for(e.loop, 0.2);
+    CHECK_EQ_INT(g.calls_after_cancel, 0);
+    CHECK_EQ_INT(g.done, 0);
+    CHECK_EQ_INT(mg_upstream_active(e.u), 0);
+    got_free(&g);
+
+    /* From inside on_response. */
+    got_init(&g, e.loop, e.u);
+    g.cancel_in_response = 1;
+    CHECK(start(&g, &e.s, "GET", "/json", NULL, 0, NULL, 2, 2, 5));
+    while (!g.cancelled)
+        ev_run(e.loop, EVRUN_ONCE);
+    run_for(e.loop, 0.1);
+    CHECK_EQ_INT(g.calls_after_cancel, 0);
+    CHECK_EQ_INT(g.data_calls, 0);
+    got_free(&g);
+
+    /* Right after start, and while paused. */
+    got_init(&g, e.loop, e.u);
+    CHECK(start(&g, &e.s, "GET", "/json", NULL, 0, NULL, 2, 2, 5));
+    mg_up_cancel(g.x);
+    run_for(e.loop, 0.1);
+    CHECK_EQ_INT(g.responses + g.data_calls + g.done, 0);
+    got_free(&g);
+    got_init(&g, e.loop, e.u);
+    g.pause_mode = 1;
+    g.resume_timer.data = NULL;
+    CHECK(start(&g, &e.s, "GET", "/big?n=100000", NULL, 0, NULL, 2, 0.05, 5));
+    while (!g.data_calls)
+        ev_run(e.loop, EVRUN_ONCE);
+    run_for(e.loop, 0.1); /* longer than the idle limit: paused is not idle */
+    CHECK_EQ_INT(g.done, 0);
+    mg_up_cancel(g.x);
+    g.cancelled = 1;
+    run_for(e.loop, 0.1);
+    CHECK_EQ_INT(g.calls_after_cancel, 0);
+    CHECK_EQ_INT(mg_upstream_active(e.u), 0);
+    got_free(&g);
+
+    /* Freeing the upstream with transfers running: no callbacks. */
+    got_init(&g, e.loop, e.u);
+    CHECK(start(&g, &e.s, "GET", "/silent", NULL, 0, NULL, 0, 0, 0));
+    run_for(e.loop, 0.05);
+    g.cancelled = 1;
+    env_down(&e);
+    CHECK_EQ_INT(g.calls_after_cancel, 0);
+    got_free(&g);
+}
+
+/* Starting a transfer from inside a curl callback (on_response). */
+static got nested;
+static srv *nested_srv;
+static void on_response_start_nested(void *ud, int status, const mg_header *h, size_t n)
+{
+    got *g = ud;
+    on_response(ud, status, h, n);
+    got_init(&nested, g->loop, g->u);
+    CHECK(start(&nested, nested_srv, "GET", "/json", NULL, 0, NULL, 2, 2, 5));
+    CHECK_EQ_INT(nested.responses, 0);
+}
+
+static void test_start_inside_callback(void)
+{
+    env e;
+    env_up(&e);
+    nested_srv = &e.s;
+    got g;
+    got_init(&g, e.loop, e.u);
+    static const mg_up_callbacks cb = {on_response_start_nested, on_data, on_done};
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/stream", e.s.port);
+    mg_up_request req = {.method = "GET", .url = url, .t_total = 5};
+    char err[MG_ERRLEN];
+    g.x = mg_up_start(e.u, &req, &cb, &g, err);
+    CHECK(run_until(e.loop, &g.done, 5));
+    CHECK(run_until(e.loop, &nested.done, 5));
+    CHECK_EQ_INT(g.result, MG_UP_OK);
+    CHECK_EQ_INT(nested.result, MG_UP_OK);
+    CHECK_EQ_INT(nested.status, 200);
+    got_free(&g);
+    got_free(&nested);
+    env_down(&e);
+}
+
+/* 100 sequential requests, each started from the previous one's on_done. */
+static srv *chain_srv;
+static int chain_left, chain_reused, chain_ok, chain_finished;
+static got chain_g;
+static void chain_next(got *g)
+{
+    if (g->result == MG_UP_OK && g->status == 200)
+        chain_ok++;
+    chain_reused += g->tm.reused;
+    if (--chain_left == 0) {
+        chain_finished = 1;
+        return;
+    }
+    struct ev_loop *loop = g->loop;
+    mg_upstream *u = g->u;
+    got_free(g);
+    got_init(g, loop, u);
+    g->then = chain_next;
+    CHECK(start(g, chain_srv, "POST", "/json", NULL, 0, "{\"n\":1}", 2, 2, 5));
+}
+
+static void test_keepalive_reuse(void)
+{
+    env e;
+    env_up(&e);
+    chain_srv = &e.s;
+    chain_left = 100;
+    chain_reused = chain_ok = chain_finished = 0;
+    got_init(&chain_g, e.loop, e.u);
+    chain_g.then = chain_next;
+    CHECK(start(&chain_g, &e.s, "POST", "/json", NULL, 0, "{\"n\":1}", 2, 2, 5));
+    CHECK(run_until(e.loop, &chain_finished, 20));
+    CHECK_EQ_INT(chain_ok, 100);
+    CHECK_EQ_INT(chain_reused, 99);
+    CHECK_EQ_INT(atomic_load(&e.s.accepts), 1);
+    got_free(&chain_g);
+    env_down(&e);
+}
+
+static void test_bad_requests(void)
+{
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    mg_upstream *u = mg_upstream_new(loop);
+    got g;
+    got_init(&g, loop, u);
+    char err[MG_ERRLEN];
+    const char *crlf[] = {"X-A: ok", "X-B: evil\r\nX-Injected: 1"};
+    const char *noname[] = {": value"};
+    struct {
+        mg_up_request req;
+    } bad[] = {
+        {{.method = "PO ST", .url = "http://127.0.0.1:1/"}},
+        {{.method = "", .url = "http://127.0.0.1:1/"}},
+        {{.method = "POST", .url = "ftp://127.0.0.1/"}},
+        {{.method = "POST", .url = "http://127.0.0.1/a b"}},
+        {{.method = "POST", .url = "127.0.0.1/"}},
+        {{.method = "POST", .url = NULL}},
+        {{.method = "POST", .url = "http://127.0.0.1:1/", .headers = crlf, .nheaders = 2}},
+        {{.method = "POST", .url = "http://127.0.0.1:1/", .headers = noname, .nheaders = 1}},
+        {{.method = "POST", .url = "http://127.0.0.1:1/", .nheaders = 1}},
+        {{.method = "POST", .url = "http://127.0.0.1:1/", .body_len = 3}},
+        {{.method = "POST", .url = "http://127.0.0.1:1/", .t_idle = -1}},
+        {{.method = "POST", .url = "http://127.0.0.1:1/", .t_total = NAN}},
+    };
+    for (size_t i = 0; i < MG_ARRAY_LEN(bad); i++) {
+        err[0] = '\0';
+        mg_up_xfer *x = mg_up_start(u, &bad[i].req, &callbacks, &g, err);
+        CHECK(x == NULL);
+        CHECK(err[0] != '\0');
+        if (x)
+            mg_up_cancel(x);
+    }
+    CHECK_EQ_INT(mg_upstream_active(u), 0);
+    run_for(loop, 0.05);
+    CHECK_EQ_INT(g.responses + g.data_calls + g.done, 0);
+    got_free(&g);
+    mg_upstream_free(u);
+    ev_loop_destroy(loop);
+}
+
+static void test_result_names(void)
+{
+    CHECK_EQ_STR(mg_up_result_name(MG_UP_OK), "ok");
+    CHECK_EQ_STR(mg_up_result_name(MG_UP_ERR_CONNECT), "connect_error");
+    CHECK_EQ_STR(mg_up_result_name(MG_UP_ERR_TIMEOUT_CONNECT), "connect_timeout");
+    CHECK_EQ_STR(mg_up_result_name(MG_UP_ERR_TIMEOUT_FIRST_BYTE), "first_byte_timeout");
+    CHECK_EQ_STR(mg_up_result_name(MG_UP_ERR_TIMEOUT_IDLE), "idle_timeout");
+    CHECK_EQ_STR(mg_up_result_name(MG_UP_ERR_TIMEOUT_TOTAL), "total_timeout");
+    CHECK_EQ_STR(mg_up_result_name(MG_UP_ERR_IO), "upstream_cut");
+    CHECK_EQ_STR(mg_up_result_name(MG_UP_ERR_INTERNAL), "internal");
+    CHECK_EQ_STR(mg_up_result_name(99), "internal");
+    CHECK_EQ_STR(mg_up_result_name(-1), "internal");
+    CHECK(!mg_up_result_is_timeout(MG_UP_OK));
+    CHECK(!mg_up_result_is_timeout(MG_UP_ERR_IO));
+    CHECK(mg_up_result_is_timeout(MG_UP_ERR_TIMEOUT_TOTAL));
+}
+
+TEST_MAIN(T(test_result_names), T(test_bad_requests), T(test_json_response),
+          T(test_interim_and_empty), T(test_chunked_stream), T(test_connection_refused),
+          T(test_connect_timeout), T(test_first_byte_timeout), T(test_idle_timeout),
+          T(test_total_timeout), T(test_cut_mid_body), T(test_pause_resume),
+          T(test_resume_from_other_callback), T(test_cancel), T(test_start_inside_callback),
+          T(test_keepalive_reuse))
