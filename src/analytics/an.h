@@ -138,12 +138,13 @@ typedef struct mg_an_json {
     mg_buf *b;
     int depth;
     unsigned char has_items[MG_AN_JSON_DEPTH];
+    char closer[MG_AN_JSON_DEPTH]; /* '}' or ']' per open scope */
 } mg_an_json;
 
 void mg_an_json_init(mg_an_json *w, mg_buf *b);
 void mg_an_json_obj(mg_an_json *w, const char *key);
 void mg_an_json_arr(mg_an_json *w, const char *key);
-void mg_an_json_end(mg_an_json *w, char close);
+void mg_an_json_end(mg_an_json *w); /* closes the innermost scope */
 void mg_an_json_int(mg_an_json *w, const char *key, int64_t v);
 void mg_an_json_real(mg_an_json *w, const char *key, double v); /* non-finite → null */
 void mg_an_json_str(mg_an_json *w, const char *key, const char *s); /* NULL → null */
@@ -200,7 +201,7 @@ int mg_an_ep_system_db(mg_an_ctx *c);
 /* Start a 200 JSON body and return a writer already inside the top object
  * with "from"/"to" written (filters echo). */
 void mg_an_begin_json(mg_an_ctx *c, mg_an_json *w, int with_range);
-void mg_an_end_json(mg_an_ctx *c, mg_an_json *w);
+void mg_an_end_json(mg_an_ctx *c, mg_an_json *w); /* closes every open scope */
 
 /* dispatch.c: run one query on the reader's connection, filling r. */
 void mg_an_execute(sqlite3 *db, const char *db_path, const char *endpoint, const char *qs,

@@ -276,7 +276,6 @@ static int startup(mg_gateway *gw, const mg_serve_opts *opts, char *err)
             cfg->path, cfg->db);
     if (gw->tls_fd >= 0)
         mg_info("TLS listener on https://%s:%d/", cfg->tls_addr_host, gw->tls_bound_port);
-    mg_info("dashboard: http://%s:%d/dashboard/", cfg->listen_host, gw->bound_port);
     return MG_OK;
 }
 

@@ -32,7 +32,7 @@ before(async () => {
       { name = "backup", format = "openai", base_url = "${mock.url}/v1", api_key = "x", models = { "fo-model" } },
       { name = "dead", format = "openai", base_url = "http://127.0.0.1:${dead}/v1", api_key = "x", models = { "dead-model", "fo-dead" } },
       { name = "alive", format = "openai", base_url = "${mock.url}/v1", api_key = "x", models = { "fo-dead" } },
-      { name = "slow", format = "openai", base_url = "${mock.url}/v1", api_key = "x", models = { "slow-model" }, timeouts = { first_byte = 0.5 }, headers = { ["x-mock-fault"] = "timeout" } },
+      { name = "slow", format = "anthropic", base_url = "${mock.url}", api_key = "x", models = { "slow-model" }, timeouts = { first_byte = 0.5 }, headers = { ["x-mock-fault"] = "timeout" } },
     `,
   });
 });

@@ -350,7 +350,7 @@ static void test_escapes(void)
     /* Real bytecode, made by a separate plain state. */
     lua_State *P = luaL_newstate();
     luaL_openlibs(P);
-    luaL_dostring(P, "return string.dump(function() return os.execute end)");
+    CHECK(luaL_dostring(P, "return string.dump(function() return os.execute end)") == 0);
     size_t bclen;
     const char *bc = lua_tolstring(P, -1, &bclen);
     CHECK(bc && bclen > 4 && memcmp(bc, "\033LJ", 3) == 0);
@@ -695,7 +695,7 @@ static void test_files_and_require(void)
     CHECK_EQ_STR(f[1].name, "b.lua");
     CHECK_EQ_INT(f[0].size, 10);
     /* sha256("return {}\n") */
-    CHECK_EQ_STR(f[0].sha256, "ad7b3ac1be1e1e3f1d2cf6a0ec6a4de0b36d0c1a1cfb4c8d0c5e0b5ea1a5e3f0");
+    CHECK_EQ_STR(f[0].sha256, "1232d8379de77e154ca533689af2e42629dd7574bda5a0a390799849f07607c3");
     CHECK(mg_lua_gen_load_ms(g) > 0);
     CHECK_EQ_INT(mg_lua_gen_number(g), 7);
     CHECK_EQ_STR(mg_lua_gen_hook_file(g, MG_LUA_HOOK_ROUTE), "policies/b.lua");

@@ -447,6 +447,8 @@ function M.stream_error(status, message, kind)
   return "event: error\ndata: " .. json.encode(body) .. "\n\n"
 end
 
+function M.request_path() return "/v1/messages" end
+
 local stream = require "moongate.formats.anthropic_stream"
 M.stream_decoder = function(opts) return stream.decoder(M, opts) end
 M.stream_encoder = function(opts) return stream.encoder(M, opts) end

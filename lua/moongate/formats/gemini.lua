@@ -497,6 +497,11 @@ function M.stream_error(status, message, kind)
   return "data: " .. json.encode(body) .. "\n\n"
 end
 
+function M.request_path(opts, body)
+  opts = opts or {}
+  return M.path(opts.model or (body and body.model), opts.stream)
+end
+
 local stream = require "moongate.formats.gemini_stream"
 M.stream_decoder = function(opts) return stream.decoder(M, opts) end
 M.stream_encoder = function(opts) return stream.encoder(M, opts) end

@@ -440,6 +440,8 @@ function M.stream_error(status, message, kind)
   return "data: " .. json.encode({ error = M.error_object(status, message, kind) }) .. "\n\n"
 end
 
+function M.request_path() return "/v1/chat/completions" end
+
 local stream = require "moongate.formats.openai_stream"
 M.stream_decoder = function(opts) return stream.decoder(M, opts) end
 M.stream_encoder = function(opts) return stream.encoder(M, opts) end

@@ -430,6 +430,8 @@ function M.stream_error(status, message, kind)
     message = e.message, param = null, sequence_number = 0 }) .. "\n\n"
 end
 
+function M.request_path() return "/v1/responses" end
+
 local stream = require "moongate.formats.responses_stream"
 M.stream_decoder = function(opts) return stream.decoder(M, opts) end
 M.stream_encoder = function(opts) return stream.encoder(M, opts) end
