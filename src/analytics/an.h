@@ -32,12 +32,12 @@ void mg_an_fail(mg_an_result *r, int status, const char *fmt, ...) MG_PRINTF(3, 
 #define MG_AN_QUERY_MAX 8192 /* bytes of raw query string accepted */
 #define MG_AN_PARAMS_MAX 64  /* name=value pairs accepted */
 
-typedef struct mg_an_param {
+typedef struct mg_an_pair {
     char *name, *value; /* URL-decoded, NUL-terminated, owned by the params */
-} mg_an_param;
+} mg_an_pair;
 
 typedef struct mg_an_params {
-    mg_an_param items[MG_AN_PARAMS_MAX];
+    mg_an_pair items[MG_AN_PARAMS_MAX];
     size_t n;
 } mg_an_params;
 
@@ -129,6 +129,13 @@ void mg_an_sql_fail(sqlite3 *db, const char *what, mg_an_result *r);
  * caller finalizes), MG_ERR with r filled. */
 int mg_an_one_row(sqlite3 *db, const mg_an_sql *q, sqlite3_stmt **st, mg_an_result *r);
 
+struct mg_an_json;
+/* Runs q and writes its rows as an array `key` of objects whose keys are
+ * names[i] for column i (NULL-terminated). MG_OK, or MG_ERR with r filled
+ * (the body is then the error reply). */
+int mg_an_emit_rows(sqlite3 *db, const mg_an_sql *q, struct mg_an_json *w, const char *key,
+                    const char *const *names, mg_an_result *r);
+
 /* ---- JSON writer (json.c) ---------------------------------------------- */
 
 #define MG_AN_JSON_DEPTH 16
@@ -166,8 +173,9 @@ typedef struct mg_an_pct {
 
 void mg_an_pct_start(mg_an_pct *p, int64_t n);
 void mg_an_pct_feed(mg_an_pct *p, double v);
-/* Writes "p50_duration_ms" … keys (null when n is 0) with the given prefix. */
-void mg_an_pct_json(const mg_an_pct *p, mg_an_json *w, const char *prefix);
+/* Writes "p50_duration_ms", "p95_duration_ms", "p99_duration_ms" (null when
+ * n is 0). */
+void mg_an_pct_json(const mg_an_pct *p, mg_an_json *w);
 
 /* ---- endpoints --------------------------------------------------------- */
 

@@ -1,4 +1,4 @@
-/* analytics.h — the analytics query engine behind /api/analytics/* and
+/* analytics.h — the analytics query engine behind /api/analytics/… and
  * /api/system/db. Heavy SQLite reads never run on a loop thread: each
  * mg_analytics owns ONE reader thread with its own read-only connection
  * (WAL lets it read while the store's writer thread writes). A loop hands a
@@ -77,7 +77,8 @@ typedef struct mg_analytics_reply {
                                   Content-Disposition, X-Moongate-Truncated) */
     const char *body;
     size_t len;
-    int truncated;             /* export hit MG_ANALYTICS_EXPORT_MAX */
+    int truncated;             /* export left rows out (its limit, at most
+                                  MG_ANALYTICS_EXPORT_MAX, was reached) */
 } mg_analytics_reply;
 
 /* Runs on the loop thread of the query, exactly once per query that was

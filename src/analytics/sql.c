@@ -75,3 +75,27 @@ int mg_an_one_row(sqlite3 *db, const mg_an_sql *q, sqlite3_stmt **st, mg_an_resu
     *st = NULL;
     return MG_ERR;
 }
+
+int mg_an_emit_rows(sqlite3 *db, const mg_an_sql *q, mg_an_json *w, const char *key,
+                    const char *const *names, mg_an_result *r)
+{
+    sqlite3_stmt *st = NULL;
+    if (mg_an_prepare(db, q, &st, r) != MG_OK)
+        return MG_ERR;
+    int ncols = sqlite3_column_count(st), step;
+    mg_an_json_arr(w, key);
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        mg_an_json_obj(w, NULL);
+        for (int i = 0; i < ncols && names[i]; i++)
+            mg_an_json_col(w, names[i], st, i);
+        mg_an_json_end(w);
+    }
+    mg_an_json_end(w);
+    if (step != SQLITE_DONE) {
+        mg_an_sql_fail(db, "reading rows", r);
+        sqlite3_finalize(st);
+        return MG_ERR;
+    }
+    sqlite3_finalize(st);
+    return MG_OK;
+}

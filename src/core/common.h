@@ -42,6 +42,9 @@ double mg_now_mono(void);
 int64_t mg_now_wall_ms(void);
 
 /* A random 128-bit id rendered as 32 lowercase hex chars plus NUL. */
+/* Time-ordered id: 48-bit wall ms then 80 random bits, 32 hex chars. Sorts
+ * by creation time, so database indexes on it append instead of splitting. */
+void mg_time_id(char out[33]);
 void mg_random_id(char out[33]);
 /* Fill buf with n bytes from the OS random source; MG_OK or MG_ERR. */
 int mg_random_bytes(void *buf, size_t n);

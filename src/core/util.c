@@ -79,20 +79,30 @@ int mg_random_bytes(void *buf, size_t n)
     return MG_OK;
 }
 
+/* Ids need uniqueness, not secrecy: a per-thread splitmix64 seeded once
+ * from the OS saves a getrandom() syscall per request. */
+static uint64_t next_random64(void)
+{
+    static _Thread_local uint64_t state;
+    static _Thread_local int seeded;
+    if (!seeded) {
+        if (mg_random_bytes(&state, sizeof state) != MG_OK)
+            state = (uint64_t)mg_now_wall_ms() ^ (uint64_t)(uintptr_t)&state;
+        seeded = 1;
+    }
+    uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
 void mg_random_id(char out[33])
 {
     static const char hex[] = "0123456789abcdef";
-    unsigned char raw[16];
-    if (mg_random_bytes(raw, sizeof raw) != MG_OK) {
-        /* getrandom cannot fail on Linux >= 3.17 once seeded; fall back to
-         * time so an id is still unique enough for logs. */
-        int64_t t = mg_now_wall_ms();
-        memcpy(raw, &t, sizeof t);
-        memcpy(raw + 8, &t, sizeof t);
-    }
-    for (int i = 0; i < 16; i++) {
-        out[2 * i] = hex[raw[i] >> 4];
-        out[2 * i + 1] = hex[raw[i] & 15];
+    uint64_t parts[2] = {next_random64(), next_random64()};
+    for (int i = 0; i < 32; i++) {
+        uint64_t v = parts[i / 16];
+        out[i] = hex[(v >> ((i % 16) * 4)) & 15];
     }
     out[32] = '\0';
 }
@@ -126,4 +136,19 @@ int mg_strncaseeq(const char *s, size_t n, const char *lit)
             return 0;
     }
     return lit[i] == '\0';
+}
+
+void mg_time_id(char out[33])
+{
+    static const char hex[] = "0123456789abcdef";
+    uint64_t ms = (uint64_t)mg_now_wall_ms();
+    for (int i = 11; i >= 0; i--) {
+        out[i] = hex[ms & 15];
+        ms >>= 4;
+    }
+    char rnd[33];
+    mg_random_id(rnd);
+    for (int i = 12; i < 32; i++)
+        out[i] = rnd[i];
+    out[32] = '\0';
 }

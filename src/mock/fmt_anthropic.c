@@ -16,7 +16,8 @@ json_t *mg_mock_anthropic_error(int kind, const char *msg)
         [MG_MOCK_ERR_METHOD] = "invalid_request_error",  [MG_MOCK_ERR_RATE] = "rate_limit_error",
         [MG_MOCK_ERR_SERVER] = "api_error",              [MG_MOCK_ERR_OVERLOADED] = "overloaded_error",
     };
-    return json_pack("{s:s, s:{s:s, s:s}}", "type", "error", "error", "type", types[kind], "message", msg);
+    return json_pack("{s:s, s:{s:s, s:o}}", "type", "error", "error", "type", types[kind], "message",
+                     mg_mock_jstr(msg, strlen(msg)));
 }
 
 static const char *const stop_names[] = {

@@ -17,8 +17,8 @@ json_t *mg_mock_gemini_error(int kind, const char *msg)
         [MG_MOCK_ERR_METHOD] = {405, "INVALID_ARGUMENT"},    [MG_MOCK_ERR_RATE] = {429, "RESOURCE_EXHAUSTED"},
         [MG_MOCK_ERR_SERVER] = {500, "INTERNAL"},            [MG_MOCK_ERR_OVERLOADED] = {503, "UNAVAILABLE"},
     };
-    return json_pack("{s:{s:i, s:s, s:s}}", "error", "code", kinds[kind].code, "message", msg, "status",
-                     kinds[kind].status);
+    return json_pack("{s:{s:i, s:o, s:s}}", "error", "code", kinds[kind].code, "message",
+                     mg_mock_jstr(msg, strlen(msg)), "status", kinds[kind].status);
 }
 
 static const char *const finish_names[] = {

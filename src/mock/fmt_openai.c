@@ -12,6 +12,7 @@
 #define EMBED_DIMS 8
 #define EMBED_MAX_DIMS 4096
 #define EMBED_MAX_INPUTS 2048
+#define EMBED_MAX_VALUES (1 << 20) /* inputs x dimensions: bounds the reply */
 
 json_t *mg_mock_openai_error(int kind, const char *msg)
 {
@@ -23,19 +24,19 @@ json_t *mg_mock_openai_error(int kind, const char *msg)
         [MG_MOCK_ERR_SERVER] = {"server_error", NULL},
         [MG_MOCK_ERR_OVERLOADED] = {"server_error", "overloaded"},
     };
-    json_t *e = json_pack("{s:s, s:s, s:n}", "message", msg, "type", kinds[kind].type, "param");
+    json_t *e = json_pack("{s:o, s:s, s:n}", "message", mg_mock_jstr(msg, strlen(msg)), "type", kinds[kind].type,
+                          "param");
     json_object_set_new(e, "code", kinds[kind].code ? json_string(kinds[kind].code) : json_null());
     return json_pack("{s:o}", "error", e);
 }
 
 int mg_mock_model_reasons(const char *model)
 {
-    if (!model)
-        return 0;
-    const char *base = strrchr(model, '/'); /* "openai/o3-mini" */
-    base = base ? base + 1 : model;
-    return mg_mock_contains_ci(model, "reason") ||
-           (base[0] == 'o' && (base[1] == '1' || base[1] == '3' || base[1] == '4'));
+    static const char *const marks[] = {"reason", "o1", "o3", "o4"};
+    for (size_t i = 0; i < MG_ARRAY_LEN(marks); i++)
+        if (mg_mock_contains_ci(model, marks[i]))
+            return 1;
+    return 0;
 }
 
 static const char *const finish_names[] = {
@@ -280,9 +281,10 @@ static int embed_parse(mg_mock_plan *p, json_t *root, const mg_mock_req *req, ch
     }
     mg_mock_plan_model(p, json_string_value(model), json_string_length(model));
     long dims = mg_mock_json_long(json_object_get(root, "dimensions"), EMBED_DIMS);
-    if (dims < 1 || dims > EMBED_MAX_DIMS) {
+    if (dims < 1 || dims > EMBED_MAX_DIMS || (size_t)dims * json_array_size(list) > EMBED_MAX_VALUES) {
         json_decref(list);
-        snprintf(err, MG_ERRLEN, "'dimensions' must be between 1 and %d", EMBED_MAX_DIMS);
+        snprintf(err, MG_ERRLEN, "'dimensions' must be between 1 and %d (and inputs x dimensions at most %d)",
+                 EMBED_MAX_DIMS, EMBED_MAX_VALUES);
         return MG_ERR;
     }
     const char *enc = json_string_value(json_object_get(root, "encoding_format"));
@@ -314,20 +316,30 @@ const mg_mock_fmt mg_mock_fmt_embed = {
 
 /* ---- model list ---- */
 
+static json_t *model_object(const char *id, size_t n)
+{
+    return json_pack("{s:o, s:s, s:i, s:s}", "id", mg_mock_jstr(id, n), "object", "model", "created",
+                     1700000000, "owned_by", "moongate-mock");
+}
+
+/* GET /v1/models lists a few ids; GET /v1/models/{id} knows every id. */
 static int models_parse(mg_mock_plan *p, json_t *root, const mg_mock_req *req, char *err)
 {
     MG_UNUSED(root);
-    MG_UNUSED(req);
     MG_UNUSED(err);
     static const char *const ids[] = {
         "mock-fast", "mock-smart", "mock-reasoner", "gpt-4o-mini", "o3-mini",
         "claude-sonnet-4-5", "gemini-2.5-flash", "text-embedding-3-small",
     };
+    const char *one = strncmp(req->path, "/v1/models/", 11) == 0 ? req->path + 11 : NULL;
+    p->model = mg_xstrdup(one ? one : "");
+    if (one) {
+        p->direct = model_object(one, strlen(one));
+        return MG_OK;
+    }
     json_t *data = json_array();
     for (size_t i = 0; i < MG_ARRAY_LEN(ids); i++)
-        json_array_append_new(data, json_pack("{s:s, s:s, s:i, s:s}", "id", ids[i], "object", "model",
-                                              "created", 1700000000, "owned_by", "moongate-mock"));
-    p->model = mg_xstrdup("");
+        json_array_append_new(data, model_object(ids[i], strlen(ids[i])));
     p->direct = json_pack("{s:s, s:o}", "object", "list", "data", data);
     return MG_OK;
 }

@@ -14,7 +14,7 @@ enum { PH_START = 0, PH_BLOCK_START, PH_DELTA, PH_BLOCK_STOP, PH_FINISH, PH_END 
 
 #define SALT_TEXT 1
 #define SALT_THINK 2
-#define ECHO_PIECE 32
+#define ECHO_PIECE 64
 
 void mg_mock_gen_init(mg_mock_gen *g, const mg_mock_plan *p, int streaming)
 {
@@ -109,6 +109,8 @@ static void keep(mg_mock_gen *g, mg_buf *acc, const char *s, size_t n)
 {
     if (acc->len + n <= g->acc_max)
         mg_buf_append(acc, s, n);
+    else
+        g->acc_max = 0; /* full: keep a prefix, never a text with holes */
 }
 
 static void block_begin(mg_mock_gen *g, const mg_mock_block *b)
@@ -118,6 +120,11 @@ static void block_begin(mg_mock_gen *g, const mg_mock_block *b)
     g->done_bytes = 0;
     g->frag_off = 0;
     mg_mock_words_free(&g->words);
+    /* Tool arguments and echo text are sent as they are, in slices. */
+    g->fixed = b->kind == MG_MOCK_BLK_TOOL                ? p->calls[b->call].args
+               : b->kind == MG_MOCK_BLK_TEXT && p->echo ? p->echo
+                                                        : NULL;
+    g->fixed_len = g->fixed ? strlen(g->fixed) : 0;
     if (b->kind == MG_MOCK_BLK_THINKING) {
         mg_mock_words_init(&g->words, "Thinking about:", p->prompt, SALT_THINK);
         g->limit = p->think_tokens;
@@ -129,22 +136,10 @@ static void block_begin(mg_mock_gen *g, const mg_mock_block *b)
     }
 }
 
-/* Bytes of the block's fixed text (tool arguments, echo), or NULL when the
- * block is made of words. */
-static const char *fixed_text(const mg_mock_gen *g, const mg_mock_block *b)
-{
-    if (b->kind == MG_MOCK_BLK_TOOL)
-        return g->plan->calls[b->call].args;
-    if (b->kind == MG_MOCK_BLK_TEXT && g->plan->echo)
-        return g->plan->echo;
-    return NULL;
-}
-
 static int block_complete(const mg_mock_gen *g, const mg_mock_block *b)
 {
-    const char *fixed = fixed_text(g, b);
-    if (fixed)
-        return g->frag_off >= strlen(fixed);
+    if (g->fixed)
+        return g->frag_off >= g->fixed_len;
     if (b->kind == MG_MOCK_BLK_TEXT && g->plan->stream_bytes)
         return g->done_bytes >= g->plan->stream_bytes;
     return g->done >= g->limit;
@@ -155,9 +150,8 @@ static int at_midpoint(const mg_mock_gen *g, const mg_mock_block *b)
 {
     if (g->cur != g->nblocks - 1 || g->done == 0)
         return 0;
-    const char *fixed = fixed_text(g, b);
-    if (fixed)
-        return g->frag_off * 2 >= strlen(fixed);
+    if (g->fixed)
+        return g->frag_off * 2 >= g->fixed_len;
     if (b->kind == MG_MOCK_BLK_TEXT && g->plan->stream_bytes)
         return g->done_bytes * 2 >= g->plan->stream_bytes;
     return g->done * 2 >= g->limit;
@@ -182,10 +176,10 @@ static int hits_stop(mg_mock_gen *g, const char *s, size_t n)
 }
 
 /* The next slice of fixed text, never splitting a UTF-8 character. */
-static size_t next_fragment(mg_mock_gen *g, const char *all, size_t piece_max)
+static size_t next_fragment(mg_mock_gen *g, size_t piece_max)
 {
-    const char *s = all + g->frag_off;
-    size_t rem = strlen(s);
+    const char *s = g->fixed + g->frag_off;
+    size_t rem = g->fixed_len - g->frag_off;
     size_t n = mg_mock_utf8_cut(s, rem, piece_max);
     if (n == 0) {
         n = 1;
@@ -201,12 +195,10 @@ static size_t next_fragment(mg_mock_gen *g, const char *all, size_t piece_max)
  * stop sequence ended the text instead. */
 static long make_piece(mg_mock_gen *g, const mg_mock_block *b)
 {
-    const char *fixed = fixed_text(g, b);
     mg_buf_reset(&g->piece);
-    if (fixed) {
-        size_t len = strlen(fixed);
-        size_t per = b->kind == MG_MOCK_BLK_TOOL ? MG_MAX((len + 2) / 3, 1) : ECHO_PIECE;
-        return mg_mock_tokens_of(next_fragment(g, fixed, per));
+    if (g->fixed) { /* tool arguments in three slices, echo text in small ones */
+        size_t per = b->kind == MG_MOCK_BLK_TOOL ? MG_MAX((g->fixed_len + 2) / 3, 1) : ECHO_PIECE;
+        return mg_mock_tokens_of(next_fragment(g, per));
     }
     long words = 0;
     do {

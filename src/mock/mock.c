@@ -20,6 +20,7 @@
  * frees itself after on_done. Uses jansson, libev and the files above. */
 #include "mock_int.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,7 @@ struct mg_mock_xfer {
     int state;
     int status;
     const char *ctype;
+    const char *id_header; /* response header carrying reqid */
     mg_buf body;       /* whole body, when not streaming */
     size_t body_send;  /* bytes of body to send (less for stall and cut) */
     mg_header hdrs[4];
@@ -61,6 +63,7 @@ struct mg_mock_xfer {
 
 static void add_header(mg_mock_xfer *x, const char *name, const char *value)
 {
+    assert(x->nhdrs < MG_ARRAY_LEN(x->hdrs));
     mg_header *h = &x->hdrs[x->nhdrs++];
     h->name = name;
     h->name_len = strlen(name);
@@ -202,17 +205,22 @@ static const mg_mock_fmt *route(const char *method, const char *path, const mg_m
             return routes[i].fmt;
         }
     }
-    int gemini_path = strncmp(path, "/v1beta/", 8) == 0 || strncmp(path, "/v1/models/", 11) == 0;
-    *err_fmt = gemini_path                             ? &mg_mock_fmt_gemini
+    /* Gemini: /v1beta/models/{model}:generateContent (or /v1/...). */
+    const char *colon = strrchr(path, ':');
+    if ((strncmp(path, "/v1beta/models/", 15) == 0 || strncmp(path, "/v1/models/", 11) == 0) && colon &&
+        (strcmp(colon, ":generateContent") == 0 || strcmp(colon, ":streamGenerateContent") == 0)) {
+        *err_fmt = &mg_mock_fmt_gemini;
+        *method_ok = strcmp(method, "POST") == 0;
+        return &mg_mock_fmt_gemini;
+    }
+    if (strncmp(path, "/v1/models/", 11) == 0 && !colon) { /* GET /v1/models/{id} */
+        *err_fmt = &mg_mock_fmt_models;
+        *method_ok = strcmp(method, "GET") == 0;
+        return &mg_mock_fmt_models;
+    }
+    *err_fmt = strncmp(path, "/v1beta/", 8) == 0       ? &mg_mock_fmt_gemini
                : strncmp(path, "/v1/messages", 12) == 0 ? &mg_mock_fmt_anthropic
                                                         : &mg_mock_fmt_chat;
-    if (gemini_path && strstr(path, "/models/")) {
-        const char *colon = strrchr(path, ':');
-        if (colon && (strcmp(colon, ":generateContent") == 0 || strcmp(colon, ":streamGenerateContent") == 0)) {
-            *method_ok = strcmp(method, "POST") == 0;
-            return &mg_mock_fmt_gemini;
-        }
-    }
     return NULL;
 }
 
@@ -229,6 +237,7 @@ static void set_body_json(mg_mock_xfer *x, int status, json_t *j)
 
 static void set_error(mg_mock_xfer *x, const mg_mock_fmt *fmt, int kind, const char *msg)
 {
+    x->id_header = fmt->id_header;
     static const int statuses[] = {
         [MG_MOCK_ERR_INVALID] = 400, [MG_MOCK_ERR_NOT_FOUND] = 404, [MG_MOCK_ERR_METHOD] = 405,
         [MG_MOCK_ERR_RATE] = 429,    [MG_MOCK_ERR_SERVER] = 500,    [MG_MOCK_ERR_OVERLOADED] = 503,
@@ -252,6 +261,7 @@ static int build_plan(mg_mock_xfer *x, const mg_mock_req *req, const mg_mock_opt
         return MG_ERR;
     }
     x->plan.fmt = fmt;
+    x->id_header = fmt->id_header;
     x->plan.max_tokens = -1;
     json_t *root = NULL;
     if (strcmp(method, "POST") == 0) {
@@ -326,9 +336,8 @@ static double prepare(mg_mock_xfer *x, const mg_mock_req *req, const mg_mock_opt
             add_header(x, "cache-control", "no-cache");
         return delay;
     }
-    if (p->fault == MG_MOCK_FAULT_STALL || p->fault == MG_MOCK_FAULT_CUT)
-        x->body_send = x->body.len / 2;
-    else if (p->fault == MG_MOCK_FAULT_MALFORMED)
+    /* stall and cut stop halfway; malformed ends there as if complete */
+    if (p->fault == MG_MOCK_FAULT_STALL || p->fault == MG_MOCK_FAULT_CUT || p->fault == MG_MOCK_FAULT_MALFORMED)
         x->body_send = x->body.len / 2;
     return delay;
 }
@@ -347,7 +356,7 @@ mg_mock_xfer *mg_mock_start(struct ev_loop *loop, const mg_mock_req *req, const 
     double delay = prepare(x, req, opts);
     if (x->ctype) {
         add_header(x, "content-type", x->ctype);
-        add_header(x, x->plan.fmt ? x->plan.fmt->id_header : "x-request-id", x->reqid);
+        add_header(x, x->id_header, x->reqid);
     }
     if (delay >= 0) /* timeout fault: never armed, nothing is ever sent */
         arm(x, delay);

@@ -142,7 +142,9 @@ struct mg_mock_gen {
     long done;           /* pieces emitted */
     long limit;          /* pieces planned (words, or fragments for tools) */
     size_t done_bytes;
-    size_t frag_off;     /* bytes of tool arguments / echo text sent so far */
+    const char *fixed;   /* block sent as it is (tool arguments, echo), or NULL */
+    size_t fixed_len;
+    size_t frag_off;     /* bytes of it sent so far */
     mg_buf piece;        /* scratch: the delta being made */
     /* What came out, for final events and whole bodies. */
     mg_buf text;         /* reply text (kept up to acc_max) */
@@ -203,6 +205,7 @@ void mg_mock_words_free(mg_mock_words *w);
 void mg_mock_collect_text(const json_t *v, mg_buf *out, int depth);
 int mg_mock_contains_ci(const char *hay, const char *needle);
 json_t *mg_mock_jstr(const char *s, size_t n); /* a JSON string even for bad UTF-8 */
+void mg_mock_ascii_fix(char *s, size_t n);      /* bad UTF-8 -> ASCII with '?' */
 void mg_mock_hex(char out[MG_MOCK_HEX + 1]);
 char *mg_mock_base64(const unsigned char *p, size_t n);
 

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #define MAX_WANT_TOKENS 10000000L
+#define MAX_BODY_TOKENS 1000000L /* a whole (non-stream) reply is built in memory */
 #define MAX_STREAM_BYTES (4ull << 30)
 #define SCHEMA_DEPTH 5
 
@@ -76,6 +77,7 @@ void mg_mock_plan_model(mg_mock_plan *p, const char *model, size_t n)
         }
     }
     p->model = mg_xstrndup(model, n);
+    mg_mock_ascii_fix(p->model, n); /* it goes into every JSON reply */
 }
 
 void mg_mock_plan_set_prompt(mg_mock_plan *p, const mg_buf *all_text, const char *last_user)
@@ -163,6 +165,8 @@ int mg_mock_plan_headers(mg_mock_plan *p, const mg_mock_req *req, const mg_mock_
     }
     long n = header_long(req, "x-mock-output-tokens", MAX_WANT_TOKENS);
     p->want_tokens = n >= 0 ? n : MG_MOCK_DEFAULT_TOKENS;
+    if (!p->stream)
+        p->want_tokens = MG_MIN(p->want_tokens, MAX_BODY_TOKENS);
     if ((n = header_long(req, "x-mock-cached", MAX_WANT_TOKENS)) >= 0)
         p->cached_tokens = MG_MIN(n, p->input_tokens);
     if ((n = header_long(req, "x-mock-stream-bytes", (long)MAX_STREAM_BYTES)) >= 0)
@@ -265,12 +269,13 @@ void mg_mock_plan_tools(mg_mock_plan *p, const mg_mock_req *req)
 {
     if (p->ntools == 0 || p->echo)
         return;
+    long hdr = header_long(req, "x-mock-parallel", MG_MOCK_MAX_CALLS);
     /* After a tool's output the conversation wants words, or an agent loop
      * driven by the mock would never end. A forced choice still forces. */
-    if (!p->tool_forced && (p->last_is_tool_result || !prompt_asks_tool(p->prompt)))
+    int asked = hdr > 0 || prompt_asks_tool(p->prompt);
+    if (!p->tool_forced && (p->last_is_tool_result || !asked))
         return;
     size_t n = 1;
-    long hdr = header_long(req, "x-mock-parallel", MG_MOCK_MAX_CALLS);
     if (hdr > 0)
         n = (size_t)hdr;
     else if (p->ntools > 1 && mg_mock_contains_ci(p->prompt, "parallel"))

@@ -163,16 +163,26 @@ int mg_mock_contains_ci(const char *hay, const char *needle)
     return hay && strcasestr(hay, needle) != NULL;
 }
 
+void mg_mock_ascii_fix(char *s, size_t n)
+{
+    json_t *probe = json_stringn(s, n);
+    if (probe) {
+        json_decref(probe);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] >= 0x80 || s[i] == '\0')
+            s[i] = '?';
+}
+
 json_t *mg_mock_jstr(const char *s, size_t n)
 {
     json_t *j = json_stringn(s, n);
     if (j)
         return j;
-    /* Not UTF-8 (a raw header, say): keep ASCII, mark the rest. */
+    /* Not UTF-8 (a raw header or path, say): keep ASCII, mark the rest. */
     char *copy = mg_xstrndup(s, n);
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)copy[i] >= 0x80 || copy[i] == '\0')
-            copy[i] = '?';
+    mg_mock_ascii_fix(copy, n);
     j = json_stringn(copy, n);
     free(copy);
     return j;

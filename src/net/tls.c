@@ -8,6 +8,7 @@
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -68,8 +69,13 @@ void *mg_tls_ctx_new(const char *cert_file, const char *key_file, char *err)
         goto fail;
     }
     if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1) {
+        int mismatch = ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH;
         ssl_error_text(why, sizeof why);
-        snprintf(err, MG_ERRLEN, "TLS key %s: %s", key_file, why);
+        if (mismatch)
+            snprintf(err, MG_ERRLEN, "TLS key %s does not match certificate %s", key_file,
+                     cert_file);
+        else
+            snprintf(err, MG_ERRLEN, "TLS key %s: %s", key_file, why);
         goto fail;
     }
     if (SSL_CTX_check_private_key(ctx) != 1) {

@@ -40,11 +40,8 @@ static void transport_failure(mg_px *px, int result, const char *errmsg)
 
 static void finish_json(mg_px *px)
 {
-    json_t *obj = json_loadb(px->up_body.data ? px->up_body.data : "", px->up_body.len, 0, NULL);
-    if (obj) {
-        mg_px_usage_from_json(px->up_format, obj, &px->usage);
-        json_decref(obj);
-    }
+    if (px->up_body.len)
+        mg_px_usage_from_body(px->up_format, px->up_body.data, px->up_body.len, &px->usage);
     mg_record_set_text(&px->rec->status, "success");
     mg_px_respond_json(px, px->up_status, px->up_body.data ? px->up_body.data : "",
                        px->up_body.len);

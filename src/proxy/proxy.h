@@ -63,6 +63,8 @@ typedef struct mg_usage {
  * data in the given provider format; merges into u (stream usage that is
  * cumulative replaces, never adds). */
 void mg_px_usage_from_json(int format, const json_t *obj, mg_usage *u);
+/* The same from a whole response body, parsing only the usage object. */
+void mg_px_usage_from_body(int format, const char *body, size_t len, mg_usage *u);
 /* Cheap check before parsing a stream event's JSON: could it carry usage? */
 int mg_px_event_may_have_usage(int format, const char *event, size_t event_len,
                                const char *data, size_t len);

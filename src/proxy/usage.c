@@ -141,3 +141,52 @@ int mg_px_event_may_have_usage(int format, const char *event, size_t event_len,
         return 0;
     }
 }
+
+/* The usage object's key in a whole response body, per format. */
+static const char *usage_key(int format)
+{
+    return format == MG_FMT_GEMINI ? "\"usageMetadata\"" : "\"usage\"";
+}
+
+static void usage_object(int format, const json_t *u, mg_usage *out)
+{
+    switch (format) {
+    case MG_FMT_OPENAI: openai_usage(u, out); break;
+    case MG_FMT_RESPONSES: responses_usage(u, out); break;
+    case MG_FMT_ANTHROPIC: anthropic_usage(u, out); break;
+    case MG_FMT_GEMINI: gemini_usage(u, out); break;
+    default: break;
+    }
+}
+
+/* Providers put usage last in their bodies; parsing only that object from
+ * its last unescaped key saves parsing the whole (possibly long) answer.
+ * Anything unexpected falls back to a full parse. */
+void mg_px_usage_from_body(int format, const char *body, size_t len, mg_usage *u)
+{
+    const char *key = usage_key(format);
+    size_t klen = strlen(key);
+    const char *hit = NULL;
+    for (const char *p = body; (p = memmem(p, (size_t)(body + len - p), key, klen)) != NULL;
+         p += klen)
+        if (p == body || p[-1] != '\\')
+            hit = p;
+    if (hit) {
+        const char *q = hit + klen, *end = body + len;
+        while (q < end && (*q == ' ' || *q == ':' || *q == '\t' || *q == '\n' || *q == '\r'))
+            q++;
+        json_t *obj = q < end && *q == '{'
+                          ? json_loadb(q, (size_t)(end - q), JSON_DISABLE_EOF_CHECK, NULL)
+                          : NULL;
+        if (obj) {
+            usage_object(format, obj, u);
+            json_decref(obj);
+            return;
+        }
+    }
+    json_t *whole = json_loadb(body, len, 0, NULL);
+    if (whole) {
+        mg_px_usage_from_json(format, whole, u);
+        json_decref(whole);
+    }
+}

@@ -17,7 +17,7 @@ mg_record *mg_record_new(void)
 {
     mg_record *r = mg_xcalloc(1, sizeof *r);
     r->id = mg_xmalloc(33);
-    mg_random_id(r->id);
+    mg_time_id(r->id);
     r->ts_ms = mg_now_wall_ms();
     return r;
 }

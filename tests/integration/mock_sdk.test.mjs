@@ -232,7 +232,7 @@ test('faults over the wire: timeout, stall, malformed, wrongtype, cut', async ()
   const w = await post(`${mock.url}/v1/chat/completions`, chat, { 'x-mock-fault': 'wrongtype' });
   assert.match(w.headers.get('content-type'), /text\/html/);
 
-  const c = await rawPost('/v1/messages', { model: 'c', max_tokens: 50, stream: true, messages: [{ role: 'user', content: 'x' }] }, { 'x-mock-fault': 'cut' });
+  const c = await rawPost('/v1/messages', { model: 'c', max_tokens: 50, stream: true, messages: [{ role: 'user', content: 'x' }] }, { 'x-mock-fault': 'cut' }, 1000);
   assert.ok(c.data.includes('content_block_delta'));
   assert.ok(!c.data.includes('message_stop'), 'the stream never ends cleanly');
 });

@@ -13,6 +13,8 @@
 #include <http_parser.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +34,7 @@ typedef struct fx {
     mg_http_limits lim;
 } fx;
 
-static void fx_pump(fx *f, double seconds)
+static inline void fx_pump(fx *f, double seconds)
 {
     double end = mg_now_mono() + seconds;
     do {
@@ -42,7 +44,7 @@ static void fx_pump(fx *f, double seconds)
     } while (mg_now_mono() < end);
 }
 
-static void fx_limits(mg_http_limits *l)
+static inline void fx_limits(mg_http_limits *l)
 {
     mg_http_limits_default(l);
     l->header_timeout = 5;
@@ -50,7 +52,7 @@ static void fx_limits(mg_http_limits *l)
     l->keepalive_timeout = 5;
 }
 
-static int fx_start(fx *f, const mg_http_limits *lim, mg_http_handler h, void *ud, void *tls)
+static inline int fx_start(fx *f, const mg_http_limits *lim, mg_http_handler h, void *ud, void *tls)
 {
     char err[MG_ERRLEN];
     memset(f, 0, sizeof *f);
@@ -68,7 +70,7 @@ static int fx_start(fx *f, const mg_http_limits *lim, mg_http_handler h, void *u
     return 0;
 }
 
-static void fx_stop(fx *f)
+static inline void fx_stop(fx *f)
 {
     if (f->srv)
         mg_http_server_free(f->srv);
@@ -107,16 +109,17 @@ typedef struct client {
     int eof;
     int reset;
     int head_req; /* the next response answers HEAD: no body follows */
+    SSL *ssl;     /* set: every byte goes through TLS */
 } client;
 
-static void resp_free(resp *r)
+static inline void resp_free(resp *r)
 {
     mg_buf_free(&r->head);
     mg_buf_free(&r->body);
     memset(r, 0, sizeof *r);
 }
 
-static int cl_connect(fx *f, client *c, int rcvbuf)
+static inline int cl_connect(fx *f, client *c, int rcvbuf)
 {
     memset(c, 0, sizeof *c);
     c->f = f;
@@ -137,8 +140,11 @@ static int cl_connect(fx *f, client *c, int rcvbuf)
     return 0;
 }
 
-static void cl_close(client *c)
+static inline void cl_close(client *c)
 {
+    if (c->ssl)
+        SSL_free(c->ssl);
+    c->ssl = NULL;
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
@@ -146,11 +152,20 @@ static void cl_close(client *c)
     mg_buf_free(&c->raw);
 }
 
-static int cl_send(client *c, const char *s, size_t n)
+static inline int cl_send(client *c, const char *s, size_t n)
 {
     double end = mg_now_mono() + 5;
     while (n > 0 && mg_now_mono() < end) {
-        ssize_t w = send(c->fd, s, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+        ssize_t w;
+        if (c->ssl) {
+            ERR_clear_error();
+            int r = SSL_write(c->ssl, s, (int)n);
+            int e = r > 0 ? 0 : SSL_get_error(c->ssl, r);
+            w = r > 0 ? r : -1;
+            errno = e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? EAGAIN : EPIPE;
+        } else {
+            w = send(c->fd, s, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+        }
         if (w > 0) {
             s += w;
             n -= (size_t)w;
@@ -164,13 +179,24 @@ static int cl_send(client *c, const char *s, size_t n)
     return n == 0 ? 0 : -1;
 }
 
-static int cl_sends(client *c, const char *s) { return cl_send(c, s, strlen(s)); }
+static inline int cl_sends(client *c, const char *s) { return cl_send(c, s, strlen(s)); }
 
 /* Read what is there now; 1 if bytes came, 0 if none, -1 on EOF/reset. */
-static int cl_pull(client *c)
+static inline int cl_pull(client *c)
 {
     char buf[65536];
-    ssize_t n = recv(c->fd, buf, sizeof buf, MSG_DONTWAIT);
+    ssize_t n;
+    if (c->ssl) {
+        ERR_clear_error();
+        int r = SSL_read(c->ssl, buf, sizeof buf);
+        int e = r > 0 ? 0 : SSL_get_error(c->ssl, r);
+        /* The client context sets SSL_OP_IGNORE_UNEXPECTED_EOF: a bare
+         * close reads as ZERO_RETURN. */
+        n = r > 0 ? r : e == SSL_ERROR_ZERO_RETURN ? 0 : -1;
+        errno = e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? EAGAIN : ECONNRESET;
+    } else {
+        n = recv(c->fd, buf, sizeof buf, MSG_DONTWAIT);
+    }
     if (n > 0) {
         mg_buf_append(&c->in, buf, (size_t)n);
         mg_buf_append(&c->raw, buf, (size_t)n);
@@ -273,7 +299,7 @@ static const http_parser_settings rp_settings = {
 };
 
 /* Parse buffered bytes into r; returns 1 when r is complete. */
-static int cl_parse(client *c, resp *r)
+static inline int cl_parse(client *c, resp *r)
 {
     c->cur = r;
     size_t n = http_parser_execute(&c->p, &rp_settings, mg_buf_rptr(&c->in), mg_buf_unread(&c->in));
@@ -285,7 +311,7 @@ static int cl_parse(client *c, resp *r)
 
 /* Read one complete response (pumping the server loop) within timeout
  * seconds. A close-delimited body completes at EOF. 1 on success. */
-static int cl_response(client *c, resp *r, double timeout)
+static inline int cl_response(client *c, resp *r, double timeout)
 {
     memset(r, 0, sizeof *r);
     if (c->p.data == NULL) {
@@ -311,7 +337,7 @@ static int cl_response(client *c, resp *r, double timeout)
 
 /* Wait until the server closes the connection. 1 if it did within timeout
  * (bytes that arrive meanwhile are kept in c->in). */
-static int cl_wait_closed(client *c, double timeout)
+static inline int cl_wait_closed(client *c, double timeout)
 {
     double end = mg_now_mono() + timeout;
     while (!c->eof && !c->reset && mg_now_mono() < end) {
@@ -323,7 +349,7 @@ static int cl_wait_closed(client *c, double timeout)
 }
 
 /* Value of header `name` (lowercase) in r, copied into out; NULL if none. */
-static const char *resp_header(resp *r, const char *name, char *out, size_t outlen)
+static inline const char *resp_header(resp *r, const char *name, char *out, size_t outlen)
 {
     if (!r->head.data)
         return NULL;

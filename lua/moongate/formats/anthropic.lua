@@ -123,7 +123,8 @@ function M.decode_block(b)
     return { type = "tool_call", id = tostring(b.id or ""), name = tostring(b.name or ""),
       arguments = common.object_to_args(b.input) }
   elseif t == "thinking" then
-    return { type = "reasoning", text = tostring(b.thinking or ""), signature = common.str(b.signature) }
+    local sig = common.str(b.signature)
+    return { type = "reasoning", text = tostring(b.thinking or ""), signature = sig ~= "" and sig or nil }
   elseif t == "redacted_thinking" then
     return { type = "reasoning", redacted = true, data = tostring(b.data or "") }
   elseif t == "tool_result" then

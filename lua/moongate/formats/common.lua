@@ -25,6 +25,12 @@ function M.str(v)
   return nil
 end
 
+-- true/false as given, anything else nil (`x and x or nil` would lose false).
+function M.bool(v)
+  if v == true or v == false then return v end
+  return nil
+end
+
 function M.num(v)
   if type(v) == "number" then return v end
   return nil

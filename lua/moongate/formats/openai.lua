@@ -222,7 +222,7 @@ function M.decode_request(body, ctx)
     frequency_penalty = common.num(body.frequency_penalty), seed = common.num(body.seed),
     max_tokens = common.num(body.max_completion_tokens) or common.num(body.max_tokens),
     user = common.str(body.user) or common.str(body.safety_identifier),
-    parallel_tool_calls = type(body.parallel_tool_calls) == "boolean" and body.parallel_tool_calls or nil,
+    parallel_tool_calls = common.bool(body.parallel_tool_calls),
     response_format = decode_response_format(body.response_format),
   }
   if type(body.metadata) == "table" then canon.metadata = body.metadata end

@@ -182,7 +182,7 @@ function M.decode_request(body, ctx)
     stream = body.stream == true, max_tokens = common.num(body.max_output_tokens),
     temperature = common.num(body.temperature), top_p = common.num(body.top_p),
     user = common.str(body.user) or common.str(body.safety_identifier),
-    parallel_tool_calls = type(body.parallel_tool_calls) == "boolean" and body.parallel_tool_calls or nil,
+    parallel_tool_calls = common.bool(body.parallel_tool_calls),
     previous_response_id = common.str(body.previous_response_id),
     response_format = decode_text_format(body.text), store = body.store,
   }
