@@ -11,6 +11,7 @@
 
 #include "../core/buf.h"
 #include "../core/common.h"
+#include "analytics.h"
 
 /* ---- the reply ---------------------------------------------------------- */
 
@@ -29,7 +30,7 @@ void mg_an_fail(mg_an_result *r, int status, const char *fmt, ...) MG_PRINTF(3, 
 
 /* ---- the query string (params.c) --------------------------------------- */
 
-#define MG_AN_QUERY_MAX 8192 /* bytes of raw query string accepted */
+#define MG_AN_QUERY_MAX MG_ANALYTICS_QUERY_MAX /* bytes of raw query string accepted */
 #define MG_AN_PARAMS_MAX 64  /* name=value pairs accepted */
 
 typedef struct mg_an_pair {
@@ -120,6 +121,14 @@ void mg_an_where_requests(mg_an_sql *q, const mg_an_filter *f, int flags);
 /* Append " WHERE minute >= ? AND minute < ? AND <filters>" over rollup_minute. */
 void mg_an_where_rollup(mg_an_sql *q, const mg_an_filter *f, int64_t from_min,
                         int64_t to_min);
+
+/* source.c: append " FROM (…)" — rows shaped like rollup_minute (provider,
+ * model, key_id, status, environment with '' for none; requests, errors,
+ * tokens_input, tokens_output, tokens_reasoning, tokens_cached_read,
+ * tokens_cache_write, cost, savings, duration_ms_sum, ttft_ms_sum) over the
+ * filtered range: rollups for whole minutes, `requests` for the partial
+ * edge minutes, or `requests` alone when a filter needs it. Exact. */
+void mg_an_from_sums(mg_an_sql *q, const mg_an_filter *f);
 
 /* Prepare q on db and bind its values. MG_OK, or MG_ERR with r filled. */
 int mg_an_prepare(sqlite3 *db, const mg_an_sql *q, sqlite3_stmt **st, mg_an_result *r);

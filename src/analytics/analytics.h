@@ -63,6 +63,8 @@ struct ev_loop;
 #define MG_ANALYTICS_QUEUE_MAX 256
 /* A query running longer than this is interrupted and answered 503. */
 #define MG_ANALYTICS_QUERY_TIMEOUT_S 30.0
+/* Longer raw query strings are answered 400. */
+#define MG_ANALYTICS_QUERY_MAX 8192
 /* analytics/export stops after this many rows (newest kept). */
 #define MG_ANALYTICS_EXPORT_MAX 100000
 

@@ -200,7 +200,7 @@ static void read_target(lua_State *L, http_wait *w, int opts)
     if (!lua_isnil(L, -1) && (lua_type(L, -1) != LUA_TSTRING || n > 16 ||
                               !mg_lua_header_name_ok(method, n)))
         mg_lua_raise_at(L, 2, "mg.http.request: method must be a word like GET or POST");
-    w->method = mg_xstrdup(method ? method : "GET");
+    w->method = method ? mg_xstrdup(method) : NULL; /* NULL: GET, or POST with a body */
     lua_pop(L, 1);
 }
 
@@ -220,14 +220,8 @@ static int http_start(lua_State *L)
     read_target(L, w, 2);
     read_headers(L, w, 2);
     read_body(L, w, 2);
-    if (w->body && strcmp(w->method, "GET") == 0 && lua_isnil(L, -1)) {
-        lua_getfield(L, 2, "method");
-        if (lua_isnil(L, -1)) {
-            free(w->method);
-            w->method = mg_xstrdup("POST");
-        }
-        lua_pop(L, 1);
-    }
+    if (!w->method)
+        w->method = mg_xstrdup(w->body ? "POST" : "GET");
     double timeout = read_number(L, 2, "timeout", DEFAULT_TIMEOUT, MAX_TIMEOUT);
     w->max_body = (size_t)read_number(L, 2, "max_body", (double)DEFAULT_MAX_BODY, (double)MAX_BODY);
     if (!g->upstream) {

@@ -148,10 +148,12 @@ static int step(mg_lua_call *c, int nargs)
         mg_lua_error_text(co, st, g, error_file(c), "route", msg, sizeof msg);
         mg_lua_deadline_disarm(g);
         set_error(c, msg);
-        if (st == LUA_ERRMEM)
-            lua_gc(g->L, LUA_GCCOLLECT, 0);
     }
     call_end(c);
+    if (st == LUA_ERRMEM) /* after call_end: the dead coroutine held the garbage */
+        lua_gc(g->L, LUA_GCCOLLECT, 0);
+    else
+        mg_lua_gen_relieve(g);
     c->done(c, c->ud); /* last: done may free c */
     return 1;
 }
@@ -178,6 +180,10 @@ mg_lua_call *mg_lua_call_route(mg_lua_gen *g, const mg_lua_req *req, mg_lua_done
         return NULL;
     }
     int st = lua_cpcall(g->L, create_thread, c);
+    if (st == LUA_ERRMEM) { /* garbage a previous call left near the cap */
+        lua_gc(g->L, LUA_GCCOLLECT, 0);
+        st = lua_cpcall(g->L, create_thread, c);
+    }
     if (st != 0)
         return fail_early(c, st);
     return step(c, 2) ? NULL : c;
@@ -241,6 +247,8 @@ void mg_lua_call_wait(mg_lua_call *c, void *data, void (*release)(mg_lua_call *c
 void mg_lua_call_wake(mg_lua_call *c, double delay)
 {
     ev_timer_stop(c->gen->loop, &c->wake);
+    if (delay > 0) /* the loop's cached time may be stale after long Lua work */
+        ev_now_update(c->gen->loop);
     ev_timer_set(&c->wake, delay, 0);
     ev_timer_start(c->gen->loop, &c->wake);
 }

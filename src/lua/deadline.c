@@ -73,20 +73,6 @@ int mg_lua_deadline_disarm(mg_lua_gen *g)
     return timed_out;
 }
 
-/* "name.lua:12: ..." — does the message already say where it happened? */
-static int has_position(const char *s)
-{
-    const char *colon = strchr(s, ':');
-    if (!colon || colon == s)
-        return 0;
-    const char *p = colon + 1;
-    if (*p < '0' || *p > '9')
-        return 0;
-    while (*p >= '0' && *p <= '9')
-        p++;
-    return *p == ':';
-}
-
 static void copy_clean(char *out, size_t outlen, const char *s)
 {
     size_t j = 0;
@@ -108,10 +94,12 @@ void mg_lua_error_text(lua_State *L, int status, mg_lua_gen *g, const char *file
         s = lua_isnil(L, -1) ? "error with no message" : "error object is not a string";
     copy_clean(msg, sizeof msg, s);
     lua_pop(L, 1);
-    /* Messages the host composed already start with "policies/x.lua: ". */
+    /* A message that starts with a policy file ("policies/x.lua:12: ..." or
+     * one the host composed) is complete; anything else (code made by load,
+     * the standard library, memory errors) gets the hook's file in front. */
     size_t label_len = g && g->label ? strlen(g->label) : 0;
     int named = label_len && strncmp(msg, g->label, label_len) == 0 && msg[label_len] == '/';
-    if (has_position(msg) || named || !file)
+    if (named || !file)
         snprintf(out, outlen, "%s", msg);
     else if (hook)
         snprintf(out, outlen, "%s: %s: %s", file, hook, msg);
@@ -127,6 +115,7 @@ int mg_lua_run(mg_lua_gen *g, lua_CFunction fn, void *ud, double budget, const c
     int st = lua_cpcall(L, fn, ud);
     if (st == 0 && !g->timed_out) {
         mg_lua_deadline_disarm(g);
+        mg_lua_gen_relieve(g);
         return MG_OK;
     }
     if (st == 0)
@@ -138,6 +127,14 @@ int mg_lua_run(mg_lua_gen *g, lua_CFunction fn, void *ud, double budget, const c
     return MG_ERR;
 }
 
+void mg_lua_gen_relieve(mg_lua_gen *g)
+{
+    /* LuaJIT has no emergency collection when an allocation fails, so
+     * collect at a call boundary once garbage fills most of the cap. */
+    if (g->mem_used > g->lim.memory_max / 4 * 3)
+        lua_gc(g->L, LUA_GCCOLLECT, 0);
+}
+
 int mg_lua_raise_at(lua_State *L, int level, const char *fmt, ...)
 {
     char msg[MG_LUA_MAX_MSG];
@@ -145,8 +142,17 @@ int mg_lua_raise_at(lua_State *L, int level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    luaL_where(L, level);
-    lua_pushstring(L, msg);
-    lua_concat(L, 2);
+    /* The first Lua frame from `level` up that is policy code, not the
+     * host's boot chunk (a tail call may have removed the policy's frame). */
+    lua_Debug ar;
+    char pos[256] = "";
+    for (int l = level; l < level + 8 && lua_getstack(L, l, &ar); l++) {
+        if (!lua_getinfo(L, "Sl", &ar) || ar.currentline <= 0 ||
+            strcmp(ar.source, MG_LUA_BOOT_CHUNK) == 0)
+            continue;
+        snprintf(pos, sizeof pos, "%s:%d: ", ar.short_src, ar.currentline);
+        break;
+    }
+    lua_pushfstring(L, "%s%s", pos, msg);
     return lua_error(L);
 }

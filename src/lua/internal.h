@@ -17,6 +17,7 @@
 #define MG_LUA_MAX_TARGETS 32
 #define MG_LUA_MAX_MSG 512       /* error messages kept for the caller */
 #define MG_LUA_MAX_CALL_ARGS 16  /* mg_lua_call_start */
+#define MG_LUA_BOOT_CHUNK "=(moongate host)" /* name of the trusted boot chunk */
 
 /* Named definitions a policy table may hold, merged by name. */
 extern const char *const mg_lua_def_kinds[]; /* NULL-terminated */
@@ -142,6 +143,8 @@ int mg_lua_deadline_disarm(mg_lua_gen *g);
  * "file: hook: " when the error carries no position) into err. */
 int mg_lua_run(mg_lua_gen *g, lua_CFunction fn, void *ud, double budget, const char *file,
                const char *hook, char *err, size_t errlen);
+/* Full collection when garbage fills most of the memory cap (call ends). */
+void mg_lua_gen_relieve(mg_lua_gen *g);
 /* Raise "file:line: message" with the position of the function `level`
  * frames up (2 = the policy code that called a waiter of the boot chunk). */
 int mg_lua_raise_at(lua_State *L, int level, const char *fmt, ...);

@@ -50,6 +50,19 @@ static const char boot_src[] =
     "function co.isyieldable()\n"
     "  return not in_host() and isyieldable()\n"
     "end\n"
+    "-- A handler given to the real xpcall runs inside the deadline hook's\n"
+    "-- context when the hook raised, where hooks do not fire: an endless\n"
+    "-- handler would never stop. Run it after unwinding instead.\n"
+    "local pcall = pcall\n"
+    "local function xpcall_safe(f, handler, ...)\n"
+    "  local function finish(ok, ...)\n"
+    "    if ok then return true, ... end\n"
+    "    local hok, res = pcall(handler, (...))\n"
+    "    if not hok then return false, 'error in error handling' end\n"
+    "    return false, res\n"
+    "  end\n"
+    "  return finish(pcall(f, ...))\n"
+    "end\n"
     "local function waiter(start, finish)\n"
     "  return function(...)\n"
     "    local ok, err = start(isyieldable(), ...)\n"
@@ -67,11 +80,12 @@ static const char boot_src[] =
     "    if route then return finish(call, 2, (route(req))) end\n"
     "  end\n"
     "end\n"
-    "return { coroutine = co, waiter = waiter, route_body = route_body }\n";
+    "return { coroutine = co, waiter = waiter, route_body = route_body,\n"
+    "         xpcall = xpcall_safe }\n";
 
 static const char *const safe_globals[] = {
     "assert", "error",    "ipairs",   "next",         "pairs",        "pcall",
-    "xpcall", "select",   "tonumber", "tostring",     "type",         "unpack",
+    "select", "tonumber", "tostring",     "type",         "unpack",
     "rawequal", "rawget", "rawset",   "setmetatable", "getmetatable", "_VERSION",
     NULL,
 };
@@ -311,7 +325,7 @@ static void copy_table(lua_State *L, const char *global)
 
 static void run_boot(lua_State *L, mg_lua_gen *g)
 {
-    if (luaL_loadbufferx(L, boot_src, sizeof boot_src - 1, "=(moongate host)", "t") != 0)
+    if (luaL_loadbufferx(L, boot_src, sizeof boot_src - 1, MG_LUA_BOOT_CHUNK, "t") != 0)
         lua_error(L);
     lua_getglobal(L, "coroutine");
     lua_rawgeti(L, LUA_REGISTRYINDEX, g->ref_threads);
@@ -362,6 +376,8 @@ static void make_base(lua_State *L, mg_lua_gen *g, int mg)
     host_field(L, g, "boot");
     lua_getfield(L, -1, "coroutine");
     lua_setfield(L, base, "coroutine");
+    lua_getfield(L, -1, "xpcall");
+    lua_setfield(L, base, "xpcall");
     lua_pop(L, 1);
     lua_pushvalue(L, mg);
     lua_setfield(L, base, "mg");

@@ -6,6 +6,7 @@
 #include "mock_int.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -307,6 +308,8 @@ static int embed_parse(mg_mock_plan *p, json_t *root, const mg_mock_req *req, ch
     return MG_OK;
 }
 
+/* Embeddings and the model list answer with plan->direct; their stream
+ * hooks are never called and only keep the table complete. */
 const mg_mock_fmt mg_mock_fmt_embed = {
     .name = "openai", .stream_ctype = "application/json", .id_header = "x-request-id",
     .parse = embed_parse, .render = chat_render, .on_start = chat_start,

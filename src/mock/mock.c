@@ -283,6 +283,8 @@ static int build_plan(mg_mock_xfer *x, const mg_mock_req *req, const mg_mock_opt
     if (rc == MG_OK)
         mg_mock_plan_tools(&x->plan, req);
     json_decref(root); /* the plan kept copies of what it needs */
+    memset(x->plan.tool_names, 0, sizeof x->plan.tool_names); /* they pointed into root */
+    memset(x->plan.tool_schemas, 0, sizeof x->plan.tool_schemas);
     if (rc != MG_OK)
         set_error(x, fmt, MG_MOCK_ERR_INVALID, err);
     return rc;

@@ -4,6 +4,8 @@
  * callbacks become mg_http_begin / write / finish; MG_AGAIN from the socket
  * pauses the transfer until on_writable. SIGINT/SIGTERM drain (in-flight
  * replies finish, for at most DRAIN_SECONDS), a second signal stops at once.
+ * Ownership: the server struct lives on mg_mock_serve's stack; each request
+ * has a mock_exchange that owns its transfer.
  * Uses mock.c, net/http.h and libev's default loop (for signals). */
 #include <signal.h>
 #include <stdlib.h>
@@ -78,7 +80,9 @@ static void on_done(void *ud, int result, const char *errmsg)
     mock_exchange *e = ud;
     if (result != MG_UP_OK)
         mg_debug("mock: %s %s ends early: %s", e->req->method, e->req->path, errmsg ? errmsg : "");
-    /* A cut reply ends the body where it stands. */
+    /* The cut fault: net/http.h offers no way yet to drop a connection in
+     * the middle of a response, so the body ends here, early but framed;
+     * the stream still lacks its closing events. */
     mg_http_finish(exchange_release(e));
 }
 

@@ -73,7 +73,10 @@ struct mg_conn {
     unsigned tls_rd_want_write : 1; /* SSL_read waits for writability */
     unsigned tls_wr_want_read : 1;  /* SSL_write waits for readability */
 
-    ev_io rio, wio;   /* read and write readiness; rio also carries EV_CUSTOM */
+    ev_io rio, wio;   /* read and write readiness */
+    ev_idle defer;    /* never started, only fed: deferred work runs from the
+                       * loop. Its own watcher, because stopping rio or
+                       * re-arming the timer would drop a fed event. */
     ev_timer timer;   /* the one timer: header, body, keep-alive, send stall, linger */
     double deadline;  /* ev_now() time the current phase expires, 0 = none */
     double timer_at;  /* when the armed timer fires */

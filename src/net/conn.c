@@ -1,13 +1,13 @@
 /* conn.c — one client connection's life on the loop: read, parse (parse.c),
- * hand the request to the handler, send the response (respond.c queues it
- * here), keep alive or close. One ev_timer per connection carries every
+ * hand the request to the handler, let the response leave (respond.c
+ * builds it, output.c sends it), keep alive or close. One ev_timer per connection carries every
  * timeout (header, body, keep-alive, send stall, linger); the phase sets a
  * deadline and the timer is only touched when it would fire too late.
  *
  * Re-entrancy: the public API (respond.c) never closes a connection and
  * never calls the handler back; it queues output and, when something is
- * left to do, feeds EV_CUSTOM to the read watcher so conn_settle runs from
- * the loop. Closed connections are freed by the server's reaper after the
+ * left to do, feeds an event to the connection's defer watcher so
+ * conn_settle runs from the loop. Closed connections are freed by the server's reaper after the
  * loop iteration, so no frame on the stack ever holds freed memory. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -22,29 +22,12 @@
 #include "../core/log.h"
 #include "net.h"
 
-/* Buffers above this size are released once a request is done, so a
- * single large request does not pin memory on a keep-alive connection. */
-#define BIG_BUFFER (256 * 1024)
-
 static void conn_settle(mg_conn *c);
 static void conn_read(mg_conn *c);
-
-/* Input the connection holds unparsed before it stops reading: enough for
- * a pipelined request's headers while the current one is served. */
-static size_t in_limit(const mg_conn *c)
-{
-    return c->srv->limits.max_header_bytes + MG_NET_READ_CHUNK;
-}
 
 static int parses_input(mg_conn_state s)
 {
     return s == MG_CONN_IDLE || s == MG_CONN_HEADERS || s == MG_CONN_BODY;
-}
-
-/* How long output may make no progress before the client counts as gone. */
-static double send_timeout(const mg_conn *c)
-{
-    return c->srv->limits.body_timeout > 0 ? c->srv->limits.body_timeout : 60;
 }
 
 void mg_conn_set_deadline(mg_conn *c, double seconds)
@@ -59,126 +42,6 @@ void mg_conn_set_deadline(mg_conn *c, double seconds)
     c->timer.repeat = seconds;
     ev_timer_again(c->srv->loop, &c->timer);
     c->timer_at = c->deadline;
-}
-
-static void set_watcher(struct ev_loop *loop, ev_io *w, int want)
-{
-    if (want && !ev_is_active(w))
-        ev_io_start(loop, w);
-    else if (!want && ev_is_active(w))
-        ev_io_stop(loop, w);
-}
-
-static void conn_update_io(mg_conn *c)
-{
-    int want_r = 0, want_w = 0;
-    switch (c->state) {
-    case MG_CONN_CLOSED:
-        return;
-    case MG_CONN_HANDSHAKE:
-        want_r = !c->tls_hs_want_write;
-        want_w = c->tls_hs_want_write;
-        break;
-    case MG_CONN_LINGER:
-        want_r = 1;
-        break;
-    default:
-        want_r = (!c->peer_eof && mg_buf_unread(&c->in) < in_limit(c)) || c->tls_wr_want_read;
-        want_w = (mg_buf_unread(&c->out) > 0 && !c->tls_wr_want_read) || c->tls_rd_want_write;
-        break;
-    }
-    set_watcher(c->srv->loop, &c->rio, want_r);
-    set_watcher(c->srv->loop, &c->wio, want_w);
-}
-
-void mg_conn_schedule(mg_conn *c)
-{
-    if (c->state != MG_CONN_CLOSED)
-        ev_feed_event(c->srv->loop, &c->rio, EV_CUSTOM);
-}
-
-/* After output moved (or did not), keep the phase's timeout honest: a
- * response the client stops reading must not hold the connection forever. */
-static void note_output(mg_conn *c, int moved)
-{
-    switch (c->state) {
-    case MG_CONN_HANDLER:
-    case MG_CONN_UPGRADED:
-        if (mg_buf_unread(&c->out) == 0)
-            c->deadline = 0;
-        else if (moved || c->deadline == 0)
-            mg_conn_set_deadline(c, send_timeout(c));
-        break;
-    case MG_CONN_IDLE:
-        if (moved)
-            mg_conn_set_deadline(c, c->srv->limits.keepalive_timeout);
-        break;
-    case MG_CONN_DRAINOUT:
-        if (moved)
-            mg_conn_set_deadline(c, send_timeout(c));
-        break;
-    default:
-        break;
-    }
-}
-
-static void conn_flush(mg_conn *c)
-{
-    int moved = 0;
-    while (!c->broken && mg_buf_unread(&c->out) > 0) {
-        size_t n = mg_buf_unread(&c->out);
-        ssize_t w = mg_io_send(c, mg_buf_rptr(&c->out), n);
-        if (w > 0) {
-            mg_buf_consume(&c->out, (size_t)w);
-            moved = 1;
-            if (!c->ssl && (size_t)w < n)
-                break; /* socket buffer full: wait for EV_WRITE */
-            continue;
-        }
-        if (w == MG_AGAIN)
-            break;
-        c->broken = 1;
-        mg_conn_schedule(c);
-    }
-    if (mg_buf_unread(&c->out) == 0 && c->out.cap > BIG_BUFFER)
-        mg_buf_free(&c->out);
-    note_output(c, moved);
-    conn_update_io(c);
-}
-
-void mg_conn_queue(mg_conn *c, const struct iovec *iov, int n)
-{
-    if (c->state == MG_CONN_CLOSED || c->broken)
-        return;
-    size_t skip = 0;
-    int direct = !c->corked && !c->ssl && mg_buf_unread(&c->out) == 0;
-    if (direct) {
-        /* Nothing queued: hand the pieces to the kernel as they are and
-         * copy only what it does not take. */
-        ssize_t w = mg_io_sendv(c, iov, n);
-        if (w == MG_ERR) {
-            c->broken = 1;
-            mg_conn_schedule(c);
-            return;
-        }
-        if (w > 0)
-            skip = (size_t)w;
-    }
-    for (int i = 0; i < n; i++) {
-        size_t len = iov[i].iov_len;
-        if (skip >= len) {
-            skip -= len;
-            continue;
-        }
-        mg_buf_append(&c->out, (const char *)iov[i].iov_base + skip, len - skip);
-        skip = 0;
-    }
-    if (direct) {
-        note_output(c, 1);
-        conn_update_io(c);
-    } else if (!c->corked && (c->ssl || !ev_is_active(&c->wio))) {
-        conn_flush(c);
-    }
 }
 
 static void peer_text(const struct sockaddr *sa, char *out, size_t outlen)
@@ -209,6 +72,7 @@ void mg_conn_close(mg_conn *c)
     /* Stopping also drops a pending fed event. */
     ev_io_stop(loop, &c->rio);
     ev_io_stop(loop, &c->wio);
+    ev_idle_stop(loop, &c->defer);
     ev_timer_stop(loop, &c->timer);
     if (c->ssl)
         mg_tls_conn_free(c);
@@ -303,7 +167,7 @@ static void process_input(mg_conn *c)
     c->corked = 0;
     c->processing = 0;
     if (c->state != MG_CONN_CLOSED && mg_buf_unread(&c->out) > 0)
-        conn_flush(c);
+        mg_conn_flush(c);
 }
 
 void mg_conn_request_done(mg_conn *c)
@@ -315,15 +179,15 @@ void mg_conn_request_done(mg_conn *c)
         return;
     if (c->close_after || !r->keep_alive || c->srv->draining || c->state == MG_CONN_UPGRADED) {
         c->state = MG_CONN_DRAINOUT;
-        mg_conn_set_deadline(c, send_timeout(c));
+        mg_conn_set_deadline(c, mg_conn_send_timeout(c));
     } else {
         c->state = MG_CONN_IDLE;
         mg_conn_set_deadline(c, c->srv->limits.keepalive_timeout);
-        if (r->body.cap > BIG_BUFFER)
+        if (r->body.cap > MG_NET_BIG_BUFFER)
             mg_buf_free(&r->body);
     }
     if (!c->corked)
-        conn_flush(c);
+        mg_conn_flush(c);
     if (!c->processing)
         mg_conn_schedule(c);
 }
@@ -336,7 +200,7 @@ void mg_conn_reject(mg_conn *c, int status, const char *msg)
     mg_buf_reset(&c->in);
     c->state = MG_CONN_DRAINOUT;
     mg_respond_error(c, status, msg);
-    mg_conn_set_deadline(c, send_timeout(c));
+    mg_conn_set_deadline(c, mg_conn_send_timeout(c));
 }
 
 /* The client shut its sending side. */
@@ -411,7 +275,7 @@ static void conn_read(mg_conn *c)
     for (int round = 0; round < 64; round++) {
         if (c->state == MG_CONN_CLOSED || c->broken || c->peer_eof)
             return;
-        if (mg_buf_unread(&c->in) >= in_limit(c))
+        if (mg_buf_unread(&c->in) >= mg_conn_in_limit(c))
             return; /* conn_update_io stops the watcher */
         if (c->in.off && mg_buf_unread(&c->in) < 1024)
             mg_buf_compact(&c->in);
@@ -473,7 +337,7 @@ static void conn_readable(mg_conn *c)
     }
     if (c->tls_wr_want_read) {
         c->tls_wr_want_read = 0;
-        conn_flush(c);
+        mg_conn_flush(c);
     }
     conn_read(c);
 }
@@ -483,11 +347,11 @@ static void conn_timed_out(mg_conn *c)
     switch (c->state) {
     case MG_CONN_HEADERS:
         mg_conn_reject(c, 408, "timed out waiting for the request headers");
-        conn_flush(c);
+        mg_conn_flush(c);
         break;
     case MG_CONN_BODY:
         mg_conn_reject(c, 408, "timed out waiting for the request body");
-        conn_flush(c);
+        mg_conn_flush(c);
         break;
     case MG_CONN_HANDLER:
     case MG_CONN_UPGRADED:
@@ -517,7 +381,14 @@ static int reads_input(const mg_conn *c)
  * point the watchers at what it waits for. */
 static void conn_settle(mg_conn *c)
 {
-    for (int round = 0; round < 16 && c->state != MG_CONN_CLOSED; round++) {
+    int round = 0;
+    for (; c->state != MG_CONN_CLOSED; round++) {
+        if (round == 16) {
+            /* Still busy (a long pipeline): yield to other connections and
+             * come back on the next loop iteration. */
+            mg_conn_schedule(c);
+            break;
+        }
         if (c->broken) {
             mg_conn_close(c);
             return;
@@ -540,23 +411,31 @@ static void conn_settle(mg_conn *c)
             continue;
         }
         if (c->ssl && reads_input(c) && !c->peer_eof && mg_tls_has_pending(c) &&
-            mg_buf_unread(&c->in) < in_limit(c)) {
+            mg_buf_unread(&c->in) < mg_conn_in_limit(c)) {
             conn_read(c);
             continue;
         }
         break;
     }
     if (c->state != MG_CONN_CLOSED)
-        conn_update_io(c);
+        mg_conn_update_io(c);
 }
 
 static void on_rio(struct ev_loop *loop, ev_io *w, int revents)
 {
     MG_UNUSED(loop);
     mg_conn *c = w->data;
-    if (revents & EV_READ)
-        conn_readable(c);
-    conn_settle(c); /* EV_CUSTOM: settling is all the deferred work */
+    MG_UNUSED(revents);
+    conn_readable(c);
+    conn_settle(c);
+}
+
+/* Work deferred by mg_conn_schedule: settling is all of it. */
+static void on_defer(struct ev_loop *loop, ev_idle *w, int revents)
+{
+    MG_UNUSED(loop);
+    MG_UNUSED(revents);
+    conn_settle(w->data);
 }
 
 static void on_wio(struct ev_loop *loop, ev_io *w, int revents)
@@ -572,7 +451,7 @@ static void on_wio(struct ev_loop *loop, ev_io *w, int revents)
             conn_read(c);
         }
         if (c->state != MG_CONN_CLOSED)
-            conn_flush(c);
+            mg_conn_flush(c);
     }
     conn_settle(c);
 }
@@ -611,6 +490,8 @@ mg_conn *mg_conn_new(mg_http_server *srv, int fd, const struct sockaddr *peer)
     c->rio.data = c;
     ev_io_init(&c->wio, on_wio, fd, EV_WRITE);
     c->wio.data = c;
+    ev_idle_init(&c->defer, on_defer);
+    c->defer.data = c;
     ev_init(&c->timer, on_timer);
     c->timer.data = c;
     mg_parse_init(c);
@@ -625,7 +506,7 @@ mg_conn *mg_conn_new(mg_http_server *srv, int fd, const struct sockaddr *peer)
     }
     /* The first request (and the TLS handshake) must start promptly. */
     mg_conn_set_deadline(c, srv->limits.header_timeout);
-    conn_update_io(c);
+    mg_conn_update_io(c);
     return c;
 }
 
@@ -642,7 +523,7 @@ void mg_conn_drain(mg_conn *c)
         } else {
             c->close_after = 1;
             c->state = MG_CONN_DRAINOUT;
-            mg_conn_set_deadline(c, send_timeout(c));
+            mg_conn_set_deadline(c, mg_conn_send_timeout(c));
         }
         break;
     case MG_CONN_HEADERS:

@@ -25,7 +25,7 @@ void mg_http_limits_default(mg_http_limits *l)
 
 static int bound_port_of(int fd)
 {
-    struct sockaddr_storage ss;
+    struct sockaddr_storage ss = {0};
     socklen_t len = sizeof ss;
     if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
         return -1;

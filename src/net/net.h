@@ -1,7 +1,8 @@
 /* net.h — functions shared between the files of src/net (not part of the
  * public HTTP interface in http.h). Who provides what:
  *   server.c  accept, connection list, graveyard and reaper, Date cache
- *   conn.c    connection state machine: events, timer, input, output, close
+ *   conn.c    connection state machine: events, timer, input, close
+ *   output.c  output queue and flush, watcher selection, deferred work
  *   parse.c   http-parser callbacks that build mg_http_req, obs-fold scanner
  *   respond.c response heads, bodies, chunked framing, server error replies
  *   io.c      socket reads and writes (plain, or through tls.c)
@@ -21,11 +22,26 @@
  * reply, so the client reads the reply instead of a reset. */
 #define MG_NET_LINGER_SECONDS 2.0
 #define MG_NET_LINGER_MAX_BYTES (1024 * 1024)
+/* Buffers above this size are released once empty, so one large request
+ * or response does not pin memory on a keep-alive connection. */
+#define MG_NET_BIG_BUFFER (256 * 1024)
 
 /* server.c */
 void mg_srv_conn_opened(mg_http_server *srv, mg_conn *c);    /* link into the open list */
 void mg_srv_conn_closed(mg_http_server *srv, mg_conn *c); /* unlink, queue for the reaper */
 const char *mg_srv_date(mg_http_server *srv);             /* cached IMF-fixdate */
+
+/* output.c */
+/* Append pieces to the output and send what the socket takes now (unless
+ * corked). Never closes: a failure marks the connection broken. */
+void mg_conn_queue(mg_conn *c, const struct iovec *iov, int n);
+void mg_conn_flush(mg_conn *c);     /* send queued output until it would block */
+void mg_conn_update_io(mg_conn *c); /* start/stop rio and wio for what it waits for */
+/* Run the deferred work (input waiting, close, on_writable) from the loop
+ * rather than inside the caller's stack. */
+void mg_conn_schedule(mg_conn *c);
+size_t mg_conn_in_limit(const mg_conn *c);     /* unparsed input kept before reading stops */
+double mg_conn_send_timeout(const mg_conn *c); /* seconds output may stall */
 
 /* conn.c */
 mg_conn *mg_conn_new(mg_http_server *srv, int fd, const struct sockaddr *peer);
@@ -33,12 +49,6 @@ mg_conn *mg_conn_new(mg_http_server *srv, int fd, const struct sockaddr *peer);
  * unfinished request. Memory stays valid until the reaper runs. */
 void mg_conn_close(mg_conn *c);
 void mg_conn_free(mg_conn *c);
-/* Run the deferred work (input waiting, close, on_writable) from the loop
- * rather than inside the caller's stack. */
-void mg_conn_schedule(mg_conn *c);
-/* Append pieces to the output and send what the socket takes now (unless
- * corked). Never closes: a failure marks the connection broken. */
-void mg_conn_queue(mg_conn *c, const struct iovec *iov, int n);
 /* The response to the current request is complete. */
 void mg_conn_request_done(mg_conn *c);
 /* Timeout for the current phase, in seconds from now; <= 0 clears it. */

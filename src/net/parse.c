@@ -7,6 +7,7 @@
  * obs-fold continuation lines, which http-parser 2.9.4 accepts, and counts
  * header-block bytes against our own limit. The parser pauses at the end
  * of each request, so pipelined requests wait in the input buffer. */
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -27,18 +28,21 @@ static void arena_nul(mg_conn *c) { mg_buf_append(&c->arena, "", 1); }
  * name without a value callback gets an empty value. */
 static void close_piece(mg_conn *c)
 {
-    mg_hdr_span *sp = c->nspans ? &c->spans[c->nspans - 1] : NULL;
     switch (c->last_cb) {
     case MG_CB_URL:
     case MG_CB_VALUE:
         arena_nul(c);
         break;
-    case MG_CB_FIELD:
+    case MG_CB_FIELD: {
+        /* MG_CB_FIELD is only ever set right after a span was added. */
+        assert(c->nspans > 0);
+        mg_hdr_span *sp = &c->spans[c->nspans - 1];
         arena_nul(c);
         sp->value_off = c->arena.len;
         sp->value_len = 0;
         arena_nul(c);
         break;
+    }
     case MG_CB_NONE:
         break;
     }
@@ -113,7 +117,7 @@ static int on_header_field(http_parser *p, const char *at, size_t len)
 static int on_header_value(http_parser *p, const char *at, size_t len)
 {
     mg_conn *c = p->data;
-    if (c->headers_done)
+    if (c->headers_done || c->nspans == 0)
         return 0;
     mg_hdr_span *sp = &c->spans[c->nspans - 1];
     if (c->last_cb == MG_CB_FIELD) {
@@ -202,6 +206,20 @@ static int expects_continue(const mg_http_req *r)
     return v && mg_strncaseeq(v, n, "100-continue");
 }
 
+/* RFC 9112 3.2: an HTTP/1.1 request needs exactly one Host; two could
+ * be read differently here and by whatever sits in front. */
+static const char *check_host(const mg_http_req *r)
+{
+    int hosts = 0;
+    for (size_t i = 0; i < r->nheaders; i++)
+        hosts += strcasecmp(r->headers[i].name, "host") == 0;
+    if (hosts > 1)
+        return "more than one Host header";
+    if (hosts == 0 && r->http_minor >= 1)
+        return "missing Host header (required in HTTP/1.1)";
+    return NULL;
+}
+
 static int on_headers_complete(http_parser *p)
 {
     mg_conn *c = p->data;
@@ -223,6 +241,11 @@ static int on_headers_complete(http_parser *p)
     }
     r->method = http_method_str((enum http_method)p->method);
     r->http_minor = p->http_minor >= 1 ? 1 : 0;
+    const char *bad_host = check_host(r);
+    if (bad_host) {
+        reject(c, 400, bad_host);
+        return -1;
+    }
     r->keep_alive = http_should_keep_alive(p);
     c->is_head = p->method == HTTP_HEAD;
 

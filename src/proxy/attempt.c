@@ -135,6 +135,10 @@ static void build_url(mg_px *px, const mg_provider_cfg *p, const char *model)
     if (px->up_format == MG_FMT_GEMINI) {
         mg_buf_printf(&url, "/v1beta/models/%s:%s", model,
                       px->stream ? "streamGenerateContent?alt=sse" : "generateContent");
+    } else if (px->converting) {
+        mg_buf_append_str(&url, px->up_format == MG_FMT_ANTHROPIC   ? "/v1/messages"
+                                : px->up_format == MG_FMT_RESPONSES ? "/responses"
+                                                                    : "/chat/completions");
     } else {
         mg_buf_append_str(&url, mg_px_kind_upstream_path(px->ep.kind));
     }
@@ -177,6 +181,38 @@ static void build_body(mg_px *px, const char *model, const char **body, size_t *
     *len = px->send_body.len;
 }
 
+static int convertible(int kind)
+{
+    return kind == MG_PX_CHAT || kind == MG_PX_MESSAGES || kind == MG_PX_RESPONSES ||
+           kind == MG_PX_GEMINI || kind == MG_PX_GEMINI_STREAM;
+}
+
+/* Client body → provider body in send_body (convert stage). */
+static int prepare_converted_body(mg_px *px, const char *model)
+{
+    const mg_provider_cfg *p = px->cur->provider;
+    if (!convertible(px->ep.kind)) {
+        snprintf(px->last_fail_msg, sizeof px->last_fail_msg,
+                 "%s needs a provider that speaks %s; '%s' speaks %s", px->http ? px->http->path : "",
+                 mg_format_name(px->ep.format), p->name, mg_format_name(px->up_format));
+        px->last_fail_status = 400;
+        px->last_fail_kind = "invalid_request_error";
+        px->last_fail_passthrough = 0;
+        return MG_ERR;
+    }
+    char err[512];
+    if (mg_px_convert_request(px, model, &px->send_body, err, sizeof err) != MG_OK) {
+        snprintf(px->last_fail_msg, sizeof px->last_fail_msg,
+                 "cannot convert this %s request for provider '%s' (%s): %s",
+                 mg_format_name(px->ep.format), p->name, mg_format_name(px->up_format), err);
+        px->last_fail_status = 400;
+        px->last_fail_kind = "invalid_request_error";
+        px->last_fail_passthrough = 0;
+        return MG_ERR;
+    }
+    return MG_OK;
+}
+
 static int start_mock(mg_px *px, const mg_provider_cfg *p, const char *body, size_t len)
 {
     char path[512];
@@ -213,17 +249,17 @@ static int start_attempt(mg_px *px, const mg_px_target *t)
     px->t_first_up_byte = px->t_last_up_byte = 0;
     memset(&px->usage, 0, sizeof px->usage);
     px->content_bytes = 0;
-    if (px->up_format != px->ep.format) {
-        snprintf(px->last_fail_msg, sizeof px->last_fail_msg,
-                 "provider '%s' speaks %s and this request is %s; no converter is loaded",
-                 p->name, mg_format_name(px->up_format), mg_format_name(px->ep.format));
-        px->last_fail_status = 400;
-        px->last_fail_kind = "invalid_request_error";
-        return MG_ERR;
-    }
+    px->converting = px->up_format != px->ep.format;
     const char *body;
     size_t len;
-    build_body(px, t->model, &body, &len);
+    if (px->converting) {
+        if (prepare_converted_body(px, t->model) != MG_OK)
+            return MG_ERR;
+        body = px->send_body.data;
+        len = px->send_body.len;
+    } else {
+        build_body(px, t->model, &body, &len);
+    }
     if (p->format == MG_FMT_MOCK)
         return start_mock(px, p, body, len);
     build_url(px, p, t->model);
@@ -251,7 +287,7 @@ static void answer_last_failure(mg_px *px)
     if (px->last_fail_passthrough && px->up_body.len) {
         mg_record_set_text(&px->rec->status, px->up_status == 429 ? "rate_limited" : "error");
         mg_record_set_textn(&px->rec->error, px->up_body.data, MG_MIN(px->up_body.len, 300));
-        mg_px_respond_json(px, px->up_status, px->up_body.data, px->up_body.len);
+        mg_px_respond_upstream_error(px);
         return;
     }
     if (!px->last_fail_status) {
@@ -310,6 +346,9 @@ static int is_event_stream(const mg_px *px)
 
 static void commit_stream(mg_px *px)
 {
+    char err[256];
+    if (px->converting && mg_px_convert_stream_open(px, err, sizeof err) != MG_OK)
+        px->converting = 0; /* cannot happen with the built-in formats; pass through */
     mg_buf hdrs = {0};
     mg_px_extra_headers(px, &hdrs);
     mg_buf_append_str(&hdrs, "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n");

@@ -43,6 +43,21 @@ static void finish_json(mg_px *px)
     if (px->up_body.len)
         mg_px_usage_from_body(px->up_format, px->up_body.data, px->up_body.len, &px->usage);
     mg_record_set_text(&px->rec->status, "success");
+    if (px->converting) {
+        mg_buf client = {0};
+        char err[512];
+        if (mg_px_convert_response(px, px->up_body.data ? px->up_body.data : "", px->up_body.len,
+                                   &client, err, sizeof err) != MG_OK) {
+            mg_buf_free(&client);
+            mg_record_set_text(&px->rec->status, "error");
+            mg_px_fail(px, 502, "api_error", "cannot convert the response of provider '%s': %s",
+                       px->cur->provider->name, err);
+            return;
+        }
+        mg_px_respond_json(px, px->up_status, client.data ? client.data : "", client.len);
+        mg_buf_free(&client);
+        return;
+    }
     mg_px_respond_json(px, px->up_status, px->up_body.data ? px->up_body.data : "",
                        px->up_body.len);
 }

@@ -64,6 +64,8 @@ struct mg_px {
     long content_bytes;           /* streamed payload bytes, for estimates */
     mg_buf out;                   /* scratch for writes to the client */
 
+    int converting;               /* provider format differs: convert.c */
+    int conv_ref;                 /* stream converter in the Lua registry */
     int breaker_pending;          /* the attempt owes its breaker a report */
     int committed;                /* status line sent to the client */
     int client_gone;
@@ -77,7 +79,7 @@ struct mg_px {
     /* Why the last failed attempt failed, answered when no target is left. */
     int last_fail_status;
     const char *last_fail_kind;
-    char last_fail_msg[256];
+    char last_fail_msg[768];
     int last_fail_passthrough;    /* up_body holds the upstream's own error */
 };
 
@@ -90,12 +92,22 @@ void mg_px_record_finish(mg_px *px);   /* record.c */
 /* Shared helpers. */
 void mg_px_fail(mg_px *px, int status, const char *kind, const char *fmt, ...) MG_PRINTF(4, 5);
 void mg_px_respond_json(mg_px *px, int status, const char *body, size_t len);
+void mg_px_respond_upstream_error(mg_px *px);
 void mg_px_extra_headers(mg_px *px, mg_buf *out);
 void mg_px_maybe_free(mg_px *px);
 void mg_px_stream_data(mg_px *px, const char *data, size_t len, int *pause); /* stream.c */
 void mg_px_stream_end(mg_px *px, int result, const char *errmsg);
 void mg_px_attempt_reset(mg_px *px);
 void mg_px_attempt_done(mg_px *px, int result, const char *errmsg); /* outcome.c */
+/* convert.c: MG_OK or MG_ERR with a message for the client. */
+int mg_px_convert_request(mg_px *px, const char *model, mg_buf *out, char *err, size_t errlen);
+int mg_px_convert_response(mg_px *px, const char *body, size_t len, mg_buf *out, char *err,
+                           size_t errlen);
+int mg_px_convert_stream_open(mg_px *px, char *err, size_t errlen);
+int mg_px_convert_stream_event(mg_px *px, const char *event, size_t elen, const char *data,
+                               size_t dlen, mg_buf *out);
+int mg_px_convert_stream_finish(mg_px *px, mg_buf *out);
+void mg_px_convert_close(mg_px *px);
 void mg_px_note_attempt(mg_px *px, int status, const char *result);
 int mg_px_route_add(mg_px *px, const char *entry);
 void mg_px_route_cancel(mg_px *px); /* client gone while a hook waits */

@@ -89,6 +89,29 @@ void mg_px_fail(mg_px *px, int status, const char *kind, const char *fmt, ...)
     mg_buf_free(&body);
 }
 
+/* An upstream error body in another format, re-expressed for the client:
+ * its message is kept, the shape becomes the client's. */
+void mg_px_respond_upstream_error(mg_px *px)
+{
+    if (!px->converting) {
+        mg_px_respond_json(px, px->up_status, px->up_body.data, px->up_body.len);
+        return;
+    }
+    char msg[400] = "";
+    json_t *obj = json_loadb(px->up_body.data, px->up_body.len, 0, NULL);
+    json_t *err = obj ? json_object_get(obj, "error") : NULL;
+    json_t *m = json_is_object(err) ? json_object_get(err, "message")
+                : json_is_string(err) ? err : json_object_get(obj, "message");
+    snprintf(msg, sizeof msg, "provider '%s' answered %d: %s", px->cur->provider->name,
+             px->up_status, json_is_string(m) ? json_string_value(m) : "(no message)");
+    if (obj)
+        json_decref(obj);
+    mg_buf body = {0};
+    mg_px_error_body(px->ep.format, px->up_status, status_kind(px->up_status), msg, &body);
+    mg_px_respond_json(px, px->up_status, body.data, body.len);
+    mg_buf_free(&body);
+}
+
 static int read_model_and_stream(mg_px *px)
 {
     json_t *model = json_object_get(px->body, "model");
@@ -167,6 +190,7 @@ static void px_free(mg_px *px)
     for (size_t i = 0; i < px->ntargets; i++)
         free(px->targets[i].model);
     mg_px_attempt_reset(px);
+    mg_px_convert_close(px);
     if (px->body)
         json_decref(px->body);
     free(px->model);

@@ -22,6 +22,17 @@ static void on_sse_event(void *ud, const char *event, size_t event_len, const ch
     mg_px *px = ud;
     int drop = 0;
     px->content_bytes += (long)data_len;
+    if (px->converting) {
+        if (mg_px_event_may_have_usage(px->up_format, event, event_len, data, data_len)) {
+            json_t *obj = json_loadb(data, data_len, 0, NULL);
+            if (obj) {
+                mg_px_usage_from_json(px->up_format, obj, &px->usage);
+                json_decref(obj);
+            }
+        }
+        mg_px_convert_stream_event(px, event, event_len, data, data_len, &px->out);
+        return;
+    }
     if (mg_px_event_may_have_usage(px->up_format, event, event_len, data, data_len)) {
         json_t *obj = json_loadb(data, data_len, 0, NULL);
         if (obj) {
@@ -58,7 +69,7 @@ void mg_px_stream_data(mg_px *px, const char *data, size_t len, int *pause)
         px->sse_ready = 1;
     }
     int rc;
-    if (px->strip_usage_chunk) {
+    if (px->strip_usage_chunk || px->converting) {
         mg_buf_reset(&px->out);
         mg_sse_feed(&px->sse, data, len);
         rc = send_to_client(px, px->out.data, px->out.len);
@@ -78,6 +89,11 @@ void mg_px_stream_end(mg_px *px, int result, const char *errmsg)
 {
     if (result == MG_UP_OK) {
         mg_record_set_text(&px->rec->status, "success");
+        if (px->converting && px->http) {
+            mg_buf_reset(&px->out);
+            mg_px_convert_stream_finish(px, &px->out);
+            send_to_client(px, px->out.data, px->out.len);
+        }
         if (px->http) {
             px->rec->bytes_out = (int64_t)px->http->bytes_out;
             mg_http_finish(px->http);

@@ -82,7 +82,8 @@ static int start_workers(mg_gateway *gw, char *err)
     uint64_t number = atomic_fetch_add(&gw->generation, 1) + 1;
     int rc = mg_gen_build_all(gw, gw->cfg, number, gens, lerr, sizeof lerr);
     if (rc != MG_OK) {
-        snprintf(err, MG_ERRLEN, "policies failed to load:\n%s", lerr);
+        fprintf(stderr, "moongate: policies failed to load:\n%s\n", lerr);
+        snprintf(err, MG_ERRLEN, "fix the policy above (moongate check shows every problem)");
         free(gens);
         return MG_ERR;
     }

@@ -4,14 +4,14 @@
  * again through curl_multi_assign) and when to wake it
  * (CURLMOPT_TIMERFUNCTION, one ev_timer); libev events go back to curl
  * through curl_multi_socket_action, after which finished transfers are
- * drained with curl_multi_info_read. Uses up-t.h; xfer.c does the rest. */
+ * drained with curl_multi_info_read. Uses up_internal.h; xfer.c does the rest. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../core/log.h"
-#include "up-t.h"
+#include "up_internal.h"
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_result;
@@ -106,7 +106,7 @@ static void on_io(struct ev_loop *loop, ev_io *w, int revents)
     int flags = (revents & EV_READ ? CURL_CSELECT_IN : 0) |
                 (revents & EV_WRITE ? CURL_CSELECT_OUT : 0) |
                 (revents & EV_ERROR ? CURL_CSELECT_ERR : 0);
-    /* s may be freed inside (CURL_POLL_REMOVE): copy what we need first. */
+    /* s may be freed inside (CURL_POLL_REMOVE); it is not used after. */
     socket_action(s->u, s->fd, flags);
 }
 
@@ -227,7 +227,9 @@ void mg_upstream_free(mg_upstream *u)
         mg_up_destroy(x);
     }
     curl_multi_cleanup(u->multi);
-    curl_share_cleanup(u->share);
+    CURLSHcode sc = curl_share_cleanup(u->share);
+    if (sc != CURLSHE_OK)
+        mg_warn("upstream: curl_share_cleanup: %s", curl_share_strerror(sc));
     while (u->socks)
         sock_free(u, u->socks);
     ev_timer_stop(u->loop, &u->timer);

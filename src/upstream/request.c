@@ -2,14 +2,14 @@
  * is checked first (hostile bytes must not reach the wire: no CR/LF in
  * headers, a token method, an http(s) URL without spaces), then copied
  * into the transfer's one block: curl_slist nodes, header strings, body.
- * Uses up-t.h. */
+ * Uses up_internal.h. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "up-t.h"
+#include "up_internal.h"
 
 /* Added to every request: no 100-continue round trip, and no compression
  * (the gateway reads and forwards the body bytes as they come). */

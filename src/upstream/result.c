@@ -1,8 +1,8 @@
 /* result.c — transfer results: their names, and how a libcurl error code
  * becomes one. The distinction that matters to callers is whether anything
  * may have reached the upstream (connect errors: nothing did, so another
- * target can be tried safely) and which limit ran out. Uses up-t.h. */
-#include "up-t.h"
+ * target can be tried safely) and which limit ran out. Uses up_internal.h. */
+#include "up_internal.h"
 
 static const char *const result_names[] = {
     [MG_UP_OK] = "ok",

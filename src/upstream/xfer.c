@@ -2,14 +2,14 @@
  * transfers whose easy handles are reset and reused, so the multi handle's
  * connection cache and our buffers carry over), pause/resume, cancel, our
  * own first-byte and idle timeouts, the single on_done, timings, and the
- * return to the pool. Uses up-t.h; curl_loop.c drives curl, request.c
+ * return to the pool. Uses up_internal.h; curl_loop.c drives curl, request.c
  * loads the request, xfer_io.c handles the bytes. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../core/log.h"
-#include "up-t.h"
+#include "up_internal.h"
 
 static void on_watch(struct ev_loop *loop, ev_timer *w, int revents);
 
@@ -211,6 +211,9 @@ void mg_up_get_timings(const mg_up_xfer *x, mg_up_timings *out)
 mg_up_xfer *mg_up_start(mg_upstream *u, const mg_up_request *req, const mg_up_callbacks *cb,
                         void *ud, char *err)
 {
+    char scratch[MG_ERRLEN];
+    if (!err)
+        err = scratch;
     if (!u || !req || !cb) {
         snprintf(err, MG_ERRLEN, "bad arguments");
         return NULL;
@@ -248,11 +251,14 @@ void mg_up_finish(mg_up_xfer *x, int result, const char *errmsg)
 {
     if (x->state != MG_UP_ST_RUNNING)
         return;
+    if (result == MG_UP_OK && !x->responded) {
+        mg_up_fire_response(x); /* on_response comes before on_done, always */
+        if (x->state != MG_UP_ST_RUNNING)
+            return; /* cancelled from on_response */
+    }
     read_timings(x, &x->timings);
     mg_up_watch_stop(x);
     x->u->nactive--;
-    if (result == MG_UP_OK && !x->responded)
-        mg_up_fire_response(x); /* a body-less answer still has a status */
     x->state = MG_UP_ST_ENDED;
     if (!x->cancelled && x->cb.on_done)
         x->cb.on_done(x->ud, result, errmsg);

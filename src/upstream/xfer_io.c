@@ -4,11 +4,11 @@
  * MG_AGAIN from it pauses the receive side. These run inside libcurl, so
  * they never remove a handle or finish a transfer: a cancel from user code
  * in here only marks the transfer (xfer.c defers the rest), and we then
- * return 0 so curl stops working on it. Uses up-t.h. */
+ * return 0 so curl stops working on it. Uses up_internal.h. */
 #include <stdio.h>
 #include <string.h>
 
-#include "up-t.h"
+#include "up_internal.h"
 
 void mg_up_reset_headers(mg_up_xfer *x)
 {

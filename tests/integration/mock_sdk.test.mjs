@@ -243,3 +243,18 @@ test('echo shows what reached the mock', async () => {
   assert.equal(echo.headers['x-trace'], 'abc');
   assert.equal(echo.body.messages[0].content, 'echo');
 });
+
+test('pacing: time to first token and tokens per second from headers', async () => {
+  const t0 = Date.now();
+  const res = await fetch(`${mock.url}/v1/chat/completions`, {
+    method: 'POST', headers: { 'content-type': 'application/json', 'x-mock-ttft-ms': '300', 'x-mock-tps': '100' },
+    body: JSON.stringify({ model: 'm', stream: true, max_tokens: 20, messages: [{ role: 'user', content: 'pace' }] }),
+  });
+  const reader = res.body.getReader();
+  await reader.read();
+  const ttft = Date.now() - t0;
+  while (!(await reader.read()).done);
+  const total = Date.now() - t0;
+  assert.ok(ttft >= 290, `first byte after ${ttft} ms`);
+  assert.ok(total >= 480 && total < 3000, `20 tokens at 100/s after the first: ${total} ms`);
+});

@@ -3,6 +3,8 @@
  * 408), malformed input (obs-fold, CL+TE, bad method), streamed responses,
  * backpressure, client aborts, drain, upgrade. The server runs on a libev
  * loop in this thread; every client wait pumps it. */
+#include <sys/resource.h>
+
 #include "test.h"
 #include "test_http_util.h"
 
@@ -133,6 +135,10 @@ static void handler(mg_http_req *req, void *ud)
     const char *p = req->path;
     if (strcmp(p, "/hello") == 0) {
         respond_text(req, 200, "hello", 5);
+    } else if (strcmp(p, "/pad") == 0) {
+        static char pad[8192];
+        memset(pad, 'p', sizeof pad);
+        respond_text(req, 200, pad, sizeof pad);
     } else if (strcmp(p, "/echo") == 0) {
         respond_text(req, 200, req->body.data ? req->body.data : "", req->body.len);
     } else if (strcmp(p, "/stream") == 0) {
@@ -406,8 +412,8 @@ static void test_header_limits(void)
     expect_reject(&f, req.data, req.len, 431, "invalid_request_error", "too large");
     /* Exactly at the limit is fine: 10 headers. */
     mg_buf_reset(&req);
-    mg_buf_append_str(&req, "GET /hello HTTP/1.1\r\n");
-    for (int i = 0; i < 10; i++)
+    mg_buf_append_str(&req, "GET /hello HTTP/1.1\r\nHost: x\r\n");
+    for (int i = 1; i < 10; i++)
         mg_buf_printf(&req, "X-H%d: v\r\n", i);
     mg_buf_append_str(&req, "\r\n");
     client c;
@@ -473,8 +479,20 @@ static void test_malformed(void)
                       "version");
     expect_reject_str(&f, "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 400,
                       "invalid_request_error", NULL);
-    expect_reject_str(&f, "POST /echo HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\nxx", 400,
-                      "invalid_request_error", NULL);
+    expect_reject_str(&f, "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\nxx",
+                      400, "invalid_request_error", NULL);
+    expect_reject_str(&f, "GET /hello HTTP/1.1\r\n\r\n", 400, "invalid_request_error", "Host");
+    expect_reject_str(&f, "GET /hello HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n", 400,
+                      "invalid_request_error", "Host");
+    /* Bare LF line ends are tolerated (RFC 9112 allows it). */
+    client lf;
+    resp lr;
+    cl_connect(&f, &lf, 0);
+    cl_sends(&lf, "GET /hello HTTP/1.1\nHost: x\n\n");
+    CHECK(cl_response(&lf, &lr, 2));
+    CHECK_EQ_INT(lr.status, 200);
+    resp_free(&lr);
+    cl_close(&lf);
     /* A pipelined good request before a bad one is still answered. */
     client c;
     resp r;
@@ -488,7 +506,7 @@ static void test_malformed(void)
     resp_free(&r);
     CHECK(cl_wait_closed(&c, 2));
     cl_close(&c);
-    CHECK_EQ_INT(ts.requests, 1);
+    CHECK_EQ_INT(ts.requests, 2);
     fx_stop(&f);
 }
 
@@ -855,8 +873,158 @@ static void test_listen_and_reason(void)
     CHECK(l.max_header_bytes > 0 && l.max_headers > 0 && l.max_body_bytes > 0);
 }
 
+static uint32_t rng_state = 12345;
+static uint32_t rnd(uint32_t n)
+{
+    rng_state = rng_state * 1103515245u + 12345u;
+    return (rng_state >> 8) % n;
+}
+
+/* Hostile input: mutated copies of a valid pipelined pair, sent in random
+ * pieces. The server must answer or close every one, never crash or leak
+ * (ASan watches), and end with no connections. */
+static void test_mutations(void)
+{
+    fx f;
+    mg_http_limits lim;
+    ts_reset();
+    fx_limits(&lim);
+    lim.header_timeout = 0.2;
+    lim.body_timeout = 0.2;
+    lim.keepalive_timeout = 0.2;
+    lim.max_body_bytes = 4096;
+    lim.max_header_bytes = 512;
+    lim.max_headers = 8;
+    CHECK(fx_start(&f, &lim, handler, NULL, NULL) == 0);
+    static const char alphabet[] = "\r\n :\t\x00\x80\xff""0123456789abcdefABCDEF;/?#%-";
+    enum { BATCH = 25, ROUNDS = 12 };
+    for (int round = 0; round < ROUNDS; round++) {
+        client cs[BATCH];
+        for (int i = 0; i < BATCH; i++) {
+            char buf[512];
+            size_t len = sizeof split_req - 1;
+            memcpy(buf, split_req, len);
+            int edits = 1 + (int)rnd(4);
+            for (int e = 0; e < edits; e++) {
+                size_t at = rnd((uint32_t)len);
+                char ch = alphabet[rnd(sizeof alphabet - 1)];
+                switch (rnd(3)) {
+                case 0:
+                    buf[at] = ch;
+                    break;
+                case 1:
+                    if (len + 1 < sizeof buf) {
+                        memmove(buf + at + 1, buf + at, len - at);
+                        buf[at] = ch;
+                        len++;
+                    }
+                    break;
+                default:
+                    memmove(buf + at, buf + at + 1, len - at - 1);
+                    len--;
+                    break;
+                }
+            }
+            cl_connect(&f, &cs[i], 0);
+            size_t cut = rnd((uint32_t)len);
+            cl_send(&cs[i], buf, cut);
+            cl_send(&cs[i], buf + cut, len - cut);
+        }
+        fx_pump(&f, 0.02);
+        for (int i = 0; i < BATCH; i++)
+            cl_close(&cs[i]);
+    }
+    fx_pump(&f, 0.1);
+    CHECK_EQ_INT(mg_http_server_conns(f.srv), 0);
+    CHECK(ts.requests > 0); /* some mutations stay valid */
+    fx_stop(&f);
+}
+
+/* Thousands of pipelined requests (more than the input bound) from a
+ * client that does not read, with responses larger than the kernel
+ * buffers: the server stops parsing and reading while output piles up,
+ * then answers all, in order. */
+static void test_pipeline_flood(void)
+{
+    fx f;
+    client c;
+    resp r;
+    mg_http_limits lim;
+    ts_reset();
+    fx_limits(&lim);
+    lim.out_high_watermark = 8 * 1024;
+    lim.out_low_watermark = 2 * 1024;
+    CHECK(fx_start(&f, &lim, handler, NULL, NULL) == 0);
+    cl_connect(&f, &c, 4096);
+    enum { N = 3000 };
+    mg_buf all = {0};
+    for (int i = 0; i < N; i++)
+        mg_buf_append_str(&all, "GET /pad HTTP/1.1\r\nHost: x\r\n\r\n");
+    CHECK(cl_send(&c, all.data, all.len) == 0);
+    fx_pump(&f, 0.05);
+    CHECK(ts.requests < N); /* held back by the unread output */
+    int in_order = 1;
+    for (int i = 1; i <= N && in_order; i++) {
+        in_order = cl_response(&c, &r, 3) && r.status == 200 && r.body.len == 8192 &&
+                   hdr(&r, "x-seq") && atoi(hdr(&r, "x-seq")) == i;
+        if (!in_order)
+            fprintf(stderr, "flood: response %d: status %d seq %s\n", i, r.status,
+                    hdr(&r, "x-seq") ? hdr(&r, "x-seq") : "-");
+        resp_free(&r);
+    }
+    CHECK(in_order);
+    CHECK_EQ_INT(ts.requests, N);
+    mg_buf_free(&all);
+    cl_close(&c);
+    fx_stop(&f);
+}
+
+/* Out of file descriptors: accept pauses (no busy loop) and resumes. */
+static void test_accept_emfile(void)
+{
+    fx f;
+    enum { K = 6 };
+    int fds[K];
+    ts_reset();
+    CHECK(fx_start(&f, NULL, handler, NULL, NULL) == 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)f.port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    for (int i = 0; i < K; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        CHECK(connect(fds[i], (struct sockaddr *)&a, sizeof a) == 0);
+    }
+    struct rlimit old, low;
+    getrlimit(RLIMIT_NOFILE, &old);
+    int lowest = dup(0);
+    close(lowest);
+    low = old;
+    low.rlim_cur = (rlim_t)lowest + 2;
+    CHECK(setrlimit(RLIMIT_NOFILE, &low) == 0);
+    int room = 0, probe[8];
+    while (room < 8 && (probe[room] = dup(0)) >= 0)
+        room++;
+    for (int i = 0; i < room; i++)
+        close(probe[i]);
+    fx_pump(&f, 0.05);
+    size_t got = mg_http_server_conns(f.srv);
+    CHECK_EQ_INT(got, room);
+    fx_pump(&f, 0.25); /* retries hit the limit again: nothing changes */
+    CHECK_EQ_INT(mg_http_server_conns(f.srv), room);
+    setrlimit(RLIMIT_NOFILE, &old);
+    fx_pump(&f, 0.3);
+    CHECK_EQ_INT(mg_http_server_conns(f.srv), K);
+    for (int i = 0; i < K; i++)
+        close(fds[i]);
+    fx_pump(&f, 0.05);
+    CHECK_EQ_INT(mg_http_server_conns(f.srv), 0);
+    fx_stop(&f);
+}
+
 TEST_MAIN(T(test_get_keepalive), T(test_pipelined), T(test_chunked_body_split_everywhere),
           T(test_request_fields), T(test_expect_continue), T(test_header_limits),
           T(test_body_limits), T(test_malformed), T(test_timeouts), T(test_streamed),
           T(test_connection_header), T(test_backpressure), T(test_client_abort), T(test_drain),
-          T(test_upgrade), T(test_many_connections), T(test_listen_and_reason))
+          T(test_upgrade), T(test_many_connections), T(test_mutations),
+          T(test_pipeline_flood), T(test_accept_emfile), T(test_listen_and_reason))

@@ -196,7 +196,7 @@ static void test_tls_keepalive_and_pipeline(void)
         resp_free(&r);
     }
     cl_sends(&c, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\nPOST /echo HTTP/1.1\r\nHost: x\r\n"
-                 "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nGET /nope HTTP/1.1\r\n\r\n");
+                 "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\r\n");
     int want[] = {200, 200, 404};
     for (int i = 0; i < 3; i++) {
         CHECK(cl_response(&c, &r, 3));

@@ -1,272 +1,25 @@
 /* test_upstream.c — the libcurl upstream against a small scripted HTTP
- * server running in threads of this process (blocking sockets; the path of
- * each request picks its behaviour). Covers responses, streaming, every
+ * server running in threads of this process (upstream_test_server.h). Covers responses, streaming, every
  * failure class, backpressure, cancel, deferred work inside callbacks and
  * connection reuse. */
-#include <arpa/inet.h>
 #include <math.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
 
 #include "core/buf.h"
 #include "test.h"
 #include "upstream/upstream.h"
+#include "upstream_test_server.h"
 
-/* ---- the test server ---------------------------------------------------- */
-
-typedef struct srv {
-    int fd, port;
-    pthread_t acceptor;
-    atomic_int accepts;
-    pthread_mutex_t mu;
-    pthread_t conns[512];
-    int nconns;
-} srv;
-
-static void send_all(int fd, const void *p, size_t n)
+/* The tests talk to 127.0.0.1 directly, whatever proxy the shell names. */
+__attribute__((constructor)) static void no_proxy_env(void)
 {
-    const char *s = p;
-    while (n) {
-        ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
-        if (w <= 0)
-            return;
-        s += w;
-        n -= (size_t)w;
-    }
-}
-
-static void send_str(int fd, const char *s) { send_all(fd, s, strlen(s)); }
-
-static void wait_client_close(int fd)
-{
-    char tmp[512];
-    while (recv(fd, tmp, sizeof tmp, 0) > 0) {
-    }
-}
-
-/* Value of a request header (case-insensitive name) or "none". */
-static void req_header(const char *head, const char *name, char *out, size_t outsz)
-{
-    size_t nlen = strlen(name);
-    for (const char *p = strstr(head, "\r\n"); p; p = strstr(p + 2, "\r\n")) {
-        if (strncasecmp(p + 2, name, nlen) == 0 && p[2 + nlen] == ':') {
-            const char *v = p + 3 + nlen;
-            while (*v == ' ')
-                v++;
-            size_t n = strcspn(v, "\r");
-            snprintf(out, outsz, "%.*s", (int)n, v);
-            return;
-        }
-    }
-    snprintf(out, outsz, "none");
-}
-
-static unsigned char pattern(size_t i) { return (unsigned char)(i % 251); }
-
-static void respond_json(int fd, const char *method, const char *head, size_t body_len)
-{
-    char expect[64], ae[64], custom[64], body[256], hdr[1024];
-    req_header(head, "Expect", expect, sizeof expect);
-    req_header(head, "Accept-Encoding", ae, sizeof ae);
-    req_header(head, "X-Custom", custom, sizeof custom);
-    int blen = snprintf(body, sizeof body, "{\"ok\":true,\"method\":\"%s\",\"body_len\":%zu}",
-                        method, body_len);
-    snprintf(hdr, sizeof hdr,
-             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
-             "X-Test:  padded value  \r\nX-Saw-Expect: %s\r\nX-Saw-AE: %s\r\n"
-             "X-Saw-Custom: %s\r\n\r\n",
-             blen, expect, ae, custom);
-    send_str(fd, hdr);
-    send_all(fd, body, (size_t)blen);
-}
-
-static void respond_stream(int fd)
-{
-    send_str(fd, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-                 "Transfer-Encoding: chunked\r\n\r\n");
-    for (int i = 0; i < 5; i++) {
-        char ev[64], chunk[96];
-        int n = snprintf(ev, sizeof ev, "data: %d\n\n", i);
-        int m = snprintf(chunk, sizeof chunk, "%x\r\n%s\r\n", n, ev);
-        send_all(fd, chunk, (size_t)m);
-        usleep(20000);
-    }
-    send_str(fd, "0\r\n\r\n");
-}
-
-/* n pattern bytes, chunked in 4 KiB chunks. */
-static void respond_big(int fd, size_t n)
-{
-    send_str(fd, "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
-                 "Transfer-Encoding: chunked\r\n\r\n");
-    unsigned char buf[4096];
-    for (size_t off = 0; off < n;) {
-        size_t k = MG_MIN(sizeof buf, n - off);
-        for (size_t i = 0; i < k; i++)
-            buf[i] = pattern(off + i);
-        char sz[32];
-        send_all(fd, sz, (size_t)snprintf(sz, sizeof sz, "%zx\r\n", k));
-        send_all(fd, buf, k);
-        send_str(fd, "\r\n");
-        off += k;
-    }
-    send_str(fd, "0\r\n\r\n");
-}
-
-/* Handle one request; returns 1 to keep the connection for another. */
-static int serve_request(int fd, const char *head, size_t body_len)
-{
-    char method[16] = "", path[256] = "";
-    if (sscanf(head, "%15s %255s", method, path) != 2)
-        return 0;
-    if (strcmp(path, "/json") == 0) {
-        respond_json(fd, method, head, body_len);
-        return 1;
-    }
-    if (strcmp(path, "/stream") == 0) {
-        respond_stream(fd);
-        return 1;
-    }
-    if (strncmp(path, "/big?n=", 7) == 0) {
-        respond_big(fd, (size_t)strtoul(path + 7, NULL, 10));
-        return 1;
-    }
-    if (strcmp(path, "/interim") == 0) {
-        send_str(fd, "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
-                     "HTTP/1.1 201 Created\r\nContent-Length: 2\r\nX-Final: yes\r\n\r\nok");
-        return 1;
-    }
-    if (strcmp(path, "/nocontent") == 0) {
-        send_str(fd, "HTTP/1.1 204 No Content\r\nX-Empty: 1\r\n\r\n");
-        return 1;
-    }
-    if (strcmp(path, "/silent") == 0) {
-        wait_client_close(fd);
-        return 0;
-    }
-    if (strcmp(path, "/stall") == 0) {
-        send_str(fd, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789");
-        wait_client_close(fd);
-        return 0;
-    }
-    if (strcmp(path, "/cut") == 0) {
-        send_str(fd, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n");
-        char half[50];
-        memset(half, 'c', sizeof half);
-        send_all(fd, half, sizeof half);
-        return 0;
-    }
-    send_str(fd, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
-    return 1;
-}
-
-/* Read one request head and body; returns body length or -1. */
-static long read_request(int fd, char *buf, size_t cap, size_t *have, char *head, size_t headcap)
-{
-    char *end;
-    while (!(end = memmem(buf, *have, "\r\n\r\n", 4))) {
-        if (*have == cap)
-            return -1;
-        ssize_t r = recv(fd, buf + *have, cap - *have, 0);
-        if (r <= 0)
-            return -1;
-        *have += (size_t)r;
-    }
-    size_t hlen = (size_t)(end - buf) + 4;
-    snprintf(head, headcap, "%.*s", (int)hlen, buf);
-    char cl[32];
-    req_header(head, "Content-Length", cl, sizeof cl);
-    size_t body = strcmp(cl, "none") ? (size_t)strtoul(cl, NULL, 10) : 0;
-    while (*have < hlen + body) {
-        if (*have == cap)
-            return -1;
-        ssize_t r = recv(fd, buf + *have, cap - *have, 0);
-        if (r <= 0)
-            return -1;
-        *have += (size_t)r;
-    }
-    memmove(buf, buf + hlen + body, *have - hlen - body);
-    *have -= hlen + body;
-    return (long)body;
-}
-
-static void *conn_main(void *arg)
-{
-    int fd = (int)(intptr_t)arg;
-    struct timeval tv = {10, 0}; /* a stuck test cannot hang the thread forever */
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    int one = 1; /* headers and body go in separate writes */
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    char *buf = malloc(1 << 16), *head = malloc(1 << 16);
-    size_t have = 0;
-    for (;;) {
-        long body = read_request(fd, buf, 1 << 16, &have, head, 1 << 16);
-        if (body < 0 || !serve_request(fd, head, (size_t)body))
-            break;
-    }
-    free(buf);
-    free(head);
-    close(fd);
-    return NULL;
-}
-
-static void *accept_main(void *arg)
-{
-    srv *s = arg;
-    for (;;) {
-        int c = accept(s->fd, NULL, NULL);
-        if (c < 0)
-            return NULL;
-        atomic_fetch_add(&s->accepts, 1);
-        pthread_mutex_lock(&s->mu);
-        if (s->nconns < (int)MG_ARRAY_LEN(s->conns))
-            pthread_create(&s->conns[s->nconns++], NULL, conn_main, (void *)(intptr_t)c);
-        else
-            close(c);
-        pthread_mutex_unlock(&s->mu);
-    }
-}
-
-static int listen_local(int backlog, int *port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t alen = sizeof a;
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, backlog) != 0)
-        abort();
-    getsockname(fd, (struct sockaddr *)&a, &alen);
-    *port = ntohs(a.sin_port);
-    return fd;
-}
-
-static void srv_start(srv *s)
-{
-    memset(s, 0, sizeof *s);
-    pthread_mutex_init(&s->mu, NULL);
-    s->fd = listen_local(64, &s->port);
-    pthread_create(&s->acceptor, NULL, accept_main, s);
-}
-
-/* Call after mg_upstream_free, so every client socket is closed. */
-static void srv_stop(srv *s)
-{
-    shutdown(s->fd, SHUT_RDWR);
-    pthread_join(s->acceptor, NULL);
-    close(s->fd);
-    for (int i = 0; i < s->nconns; i++)
-        pthread_join(s->conns[i], NULL);
-    pthread_mutex_destroy(&s->mu);
+    const char *vars[] = {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
+                          "ALL_PROXY"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+        unsetenv(vars[i]);
 }
 
 /* ---- the client side ----------------------------------------------------- */
@@ -276,6 +29,7 @@ typedef struct got {
     mg_upstream *u;
     mg_up_xfer *x;
     int responses, status, data_calls, done, result;
+    int any_data;           /* data_calls > 0, as a flag for run_until */
     int order_errors;       /* callbacks out of contract order */
     char errmsg[256];
     char ctype[64], xtest[64], saw_expect[64], saw_ae[64], saw_custom[64], xfinal[16];
@@ -345,6 +99,7 @@ static int on_data(void *ud, const char *data, size_t len)
     if (g->paused)
         g->data_while_paused++;
     g->data_calls++;
+    g->any_data = 1;
     mg_buf_append(&g->body, data, len);
     if (g->resume_other && g->resume_other->paused) {
         g->resume_other->paused = 0;
@@ -706,8 +461,7 @@ static void test_pause_resume(void)
     snprintf(path, sizeof path, "/big?n=%zu", n);
     CHECK(start(&g, &e.s, "GET", path, NULL, 0, NULL, 2, 0.1, 20));
     /* Nothing may arrive during the first pause. */
-    while (g.data_calls == 0 && !g.done)
-        ev_run(e.loop, EVRUN_ONCE);
+    CHECK(run_until(e.loop, &g.any_data, 5));
     CHECK_EQ_INT(g.data_calls, 1);
     run_for(e.loop, 0.15);
     CHECK_EQ_INT(g.data_calls, 1);
@@ -735,8 +489,7 @@ static void test_resume_from_other_callback(void)
     a.resume_timer.data = NULL; /* no timer: only B resumes A */
     b.resume_other = &a;
     CHECK(start(&a, &e.s, "GET", "/big?n=100000", NULL, 0, NULL, 2, 0, 20));
-    while (a.data_calls == 0 && !a.done)
-        ev_run(e.loop, EVRUN_ONCE);
+    CHECK(run_until(e.loop, &a.any_data, 5));
     a.pause_mode = 0; /* from now on A takes everything */
     CHECK(start(&b, &e.s, "GET", "/stream", NULL, 0, NULL, 2, 0, 5));
     CHECK(run_until(e.loop, &a.done, 10));
@@ -760,8 +513,7 @@ static void test_cancel(void)
     got_init(&g, e.loop, e.u);
     g.cancel_in_data = 1;
     CHECK(start(&g, &e.s, "GET", "/big?n=2000000", NULL, 0, NULL, 2, 2, 20));
-    while (!g.cancelled)
-        ev_run(e.loop, EVRUN_ONCE);
+    CHECK(run_until(e.loop, &g.cancelled, 5));
     run_for(e.loop, 0.2);
     CHECK_EQ_INT(g.calls_after_cancel, 0);
     CHECK_EQ_INT(g.done, 0);
@@ -772,8 +524,7 @@ static void test_cancel(void)
     got_init(&g, e.loop, e.u);
     g.cancel_in_response = 1;
     CHECK(start(&g, &e.s, "GET", "/json", NULL, 0, NULL, 2, 2, 5));
-    while (!g.cancelled)
-        ev_run(e.loop, EVRUN_ONCE);
+    CHECK(run_until(e.loop, &g.cancelled, 5));
     run_for(e.loop, 0.1);
     CHECK_EQ_INT(g.calls_after_cancel, 0);
     CHECK_EQ_INT(g.data_calls, 0);
@@ -790,8 +541,7 @@ static void test_cancel(void)
     g.pause_mode = 1;
     g.resume_timer.data = NULL;
     CHECK(start(&g, &e.s, "GET", "/big?n=100000", NULL, 0, NULL, 2, 0.05, 5));
-    while (!g.data_calls)
-        ev_run(e.loop, EVRUN_ONCE);
+    CHECK(run_until(e.loop, &g.any_data, 5));
     run_for(e.loop, 0.1); /* longer than the idle limit: paused is not idle */
     CHECK_EQ_INT(g.done, 0);
     mg_up_cancel(g.x);

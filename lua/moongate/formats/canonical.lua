@@ -18,8 +18,9 @@
 --     reasoning   = { effort = "none"|"minimal"|"low"|"medium"|"high"?, budget_tokens = n?,
 --                     summary = bool? }?,        -- ask for thinking/reasoning
 --     response_format = { type = "text"|"json_object"|"json_schema", name?, schema?, strict? }?,
+--     include_usage = bool?,                     -- OpenAI client asked for stream usage
 --     -- Responses-only server-side state; every other provider refuses these:
---     previous_response_id = "resp_…"?, conversation = "conv_…"?,
+--     previous_response_id = "resp_…"?, conversation = "conv_…"?, store = bool?,
 --   }
 --   Roles: "user" holds text/image blocks; "assistant" holds reasoning/text/tool_call
 --   blocks in the order produced; "tool" holds only tool_result blocks (one tool

@@ -378,8 +378,6 @@ function M.encode_request(canon, opts)
         name = t.name, description = t.description, parameters = tools.clean_schema(t.parameters) } }
     end
     body.tool_choice = encode_tool_choice(canon.tool_choice)
-  elseif canon.tool_choice == "none" then
-    body.tool_choice = nil
   end
   if not body.tools then body.parallel_tool_calls = nil end
   local r = canon.reasoning

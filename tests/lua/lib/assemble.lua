@@ -139,6 +139,7 @@ M.client.openai = function(events)
           check(finish == nil, "one finish_reason")
           finish = ch.finish_reason
         end
+        if type(c.usage) == "table" then s.usage = openai.usage(c.usage) end
       end
     end
   end
@@ -164,7 +165,7 @@ M.client.anthropic = function(events)
     if e.type == "error" then s.error = e.error; break end
     if i == 1 then
       check(e.type == "message_start", "first event is message_start")
-      check(ev.data:find('"content":[]', 1, true), "message_start content is []")
+      check(ev.data:find('"content"%s*:%s*%[%s*%]'), "message_start content is []")
       s.usage = anthropic.usage(e.message.usage)
       s.id = e.message.id
       started = true
@@ -224,7 +225,7 @@ M.client.responses = function(events)
     if i == 1 then check(t == "response.created" or t == "error", "first event response.created") end
     if t == "error" then s.error = e; break
     elseif t == "response.created" or t == "response.in_progress" then
-      check(ev.data:find('"output":[]', 1, true), t .. " output is []")
+      check(ev.data:find('"output"%s*:%s*%[%s*%]'), t .. " output is []")
     elseif t == "response.output_item.added" then
       check(open == nil, "one output item at a time")
       check(e.output_index == #items, "contiguous output_index")

@@ -1,16 +1,17 @@
-/* up-t.h — internal types of the libcurl upstream, shared by curl_loop.c
- * (the multi handle on libev), xfer.c (a transfer's life) and xfer_io.c
- * (curl's header and write callbacks). Not for use outside src/upstream.
+/* up_internal.h — internal types and functions of the libcurl upstream,
+ * shared by curl_loop.c (the multi handle on libev), xfer.c (a transfer's
+ * life), xfer_io.c (curl's header and write callbacks), request.c and
+ * result.c. Not for use outside src/upstream.
  *
  * Re-entrancy rule: libcurl must not be called from inside its own
  * callbacks, except curl_easy_pause on the handle being called back. So
  * every call into libcurl that can call back into user code
- * (curl_multi_socket_action, curl_easy_pause) runs between up_enter and
- * up_leave; anything a user callback asks for meanwhile (start, cancel,
- * resume) is queued on u->deferred and done by up_leave once the outermost
+ * (curl_multi_socket_action, curl_easy_pause) runs between mg_up_enter and
+ * mg_up_leave; anything a user callback asks for meanwhile (start, cancel,
+ * resume) is queued on u->deferred and done by mg_up_leave once the outermost
  * call has returned. */
-#ifndef MG_UP_T_H
-#define MG_UP_T_H
+#ifndef MG_UP_INTERNAL_H
+#define MG_UP_INTERNAL_H
 
 #include <curl/curl.h>
 
@@ -28,7 +29,7 @@
 /* Where a transfer is in its life. */
 enum mg_up_state {
     MG_UP_ST_POOLED = 0, /* idle in u->pool, easy handle kept for reuse */
-    MG_UP_ST_QUEUED,     /* started inside a curl call; added by up_leave */
+    MG_UP_ST_QUEUED,     /* started inside a curl call; mg_up_leave adds it */
     MG_UP_ST_RUNNING,    /* in the multi handle (or failing asynchronously) */
     MG_UP_ST_ENDED,      /* on_done delivered or cancelled; awaiting release */
 };
@@ -98,7 +99,7 @@ struct mg_up_xfer {
     unsigned paused : 1;             /* receive side paused for backpressure */
     unsigned resume_wanted : 1;      /* mg_up_resume came inside a curl call */
     unsigned responded : 1;          /* on_response fired */
-    unsigned https : 1;
+    unsigned https : 1;              /* TLS: connection is usable after the handshake */
 };
 
 struct mg_upstream {
@@ -130,7 +131,7 @@ int mg_up_map_curl_result(const mg_up_xfer *x, CURLcode rc);
 
 /* xfer.c */
 void mg_up_finish(mg_up_xfer *x, int result, const char *errmsg);
-void mg_up_run_deferred(mg_up_xfer *x); /* called by up_leave per queued transfer */
+void mg_up_run_deferred(mg_up_xfer *x); /* mg_up_leave runs it per queued transfer */
 void mg_up_destroy(mg_up_xfer *x);      /* free everything, no callbacks */
 void mg_up_watch_arm(mg_up_xfer *x, int kind, double after);
 void mg_up_watch_stop(mg_up_xfer *x);

@@ -1,0 +1,61 @@
+-- moongate.bridge: the host's entry points into format conversion. The C
+-- pipeline calls these with strings (request and response bodies, one SSE
+-- event at a time) and gets strings back, so it never walks Lua tables.
+-- Each returns nil plus a message meant for the client when the input
+-- cannot be converted; the host answers that as a 400 in the client's format.
+--
+-- Uses: moongate.formats (the converters and their JSON codec).
+
+local formats = require "moongate.formats"
+local json = formats.json
+
+local bridge = {}
+
+local function decode(text, what)
+  local ok, value = pcall(json.decode, text)
+  if not ok or type(value) ~= "table" then
+    return nil, what .. " is not valid JSON: " .. tostring(value)
+  end
+  return value
+end
+
+-- Client request body -> provider request body.
+-- opts: model (sent upstream), stream, default_max_tokens, url_model (Gemini's
+-- model from the URL path).
+function bridge.request(client_fmt, provider_fmt, body_text, model, stream, default_max_tokens, url_model)
+  local body, err = decode(body_text, "the request body")
+  if not body then return nil, err end
+  local out
+  out, err = formats.request(client_fmt, provider_fmt, body,
+    { model = model, stream = stream, default_max_tokens = default_max_tokens },
+    { model = url_model or body.model, stream = stream })
+  if not out then return nil, err end
+  return json.encode(out)
+end
+
+-- Provider response body -> client response body.
+function bridge.response(client_fmt, provider_fmt, body_text, model, id)
+  local body, err = decode(body_text, "the provider's response")
+  if not body then return nil, err end
+  local out
+  out, err = formats.response(client_fmt, provider_fmt, body, { model = model, id = id, created = os.time() })
+  if not out then return nil, err end
+  return json.encode(out)
+end
+
+-- A stream converter for one request; the host keeps it in the registry.
+function bridge.stream_new(client_fmt, provider_fmt, model, id, include_usage)
+  return formats.stream(client_fmt, provider_fmt, { model = model, id = id, include_usage = include_usage })
+end
+
+-- One provider SSE event in, client SSE text out ("" when nothing to send).
+function bridge.stream_feed(conv, event, data)
+  local out = conv:feed(event ~= "" and event or nil, data)
+  return table.concat(out)
+end
+
+function bridge.stream_finish(conv)
+  return table.concat(conv:finish())
+end
+
+return bridge

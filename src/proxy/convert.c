@@ -1,0 +1,163 @@
+/* convert.c — the convert stages: when the client and the provider speak
+ * different formats, the request, the response and every stream event go
+ * through moongate.bridge (Lua, lua/moongate/bridge.lua) in the generation
+ * the request started on. Same-format requests never come here. The stream
+ * converter lives in the Lua registry for the request's life (px->conv_ref).
+ * Uses: lua/host.h (state, deadline-guarded pcall). */
+#include <lauxlib.h>
+#include <lua.h>
+#include <string.h>
+
+#include "px-t.h"
+
+/* Request and response bodies can be large (images in base64); events
+ * are small and each gets the normal hook budget. */
+#define MG_PX_CONVERT_BODY_BUDGET 2.0
+
+static int push_bridge_fn(lua_State *L, const char *fn, char *err, size_t errlen)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, "moongate.bridge");
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_getglobal(L, "require");
+        lua_pushstring(L, "moongate.bridge");
+        if (lua_pcall(L, 1, 1, 0) != 0) {
+            snprintf(err, errlen, "format converters failed to load: %s", lua_tostring(L, -1));
+            lua_pop(L, 1);
+            return MG_ERR;
+        }
+        lua_pushvalue(L, -1);
+        lua_setfield(L, LUA_REGISTRYINDEX, "moongate.bridge");
+    }
+    lua_getfield(L, -1, fn);
+    lua_remove(L, -2);
+    return MG_OK;
+}
+
+/* After a pcall with 2 results (text | nil, message): copy text to out. */
+static int take_text_result(lua_State *L, mg_buf *out, char *err, size_t errlen)
+{
+    int rc = MG_OK;
+    if (lua_type(L, -2) == LUA_TSTRING) {
+        size_t n;
+        const char *s = lua_tolstring(L, -2, &n);
+        mg_buf_reset(out);
+        mg_buf_append(out, s, n);
+    } else {
+        const char *msg = lua_tostring(L, -1);
+        snprintf(err, errlen, "%s", msg ? msg : "conversion failed");
+        rc = MG_ERR;
+    }
+    lua_pop(L, 2);
+    return rc;
+}
+
+int mg_px_convert_request(mg_px *px, const char *model, mg_buf *out, char *err, size_t errlen)
+{
+    mg_lua_gen *g = px->gen->lua;
+    if (!g) {
+        snprintf(err, errlen, "format conversion needs the policy host, which is not loaded");
+        return MG_ERR;
+    }
+    lua_State *L = mg_lua_gen_state(g);
+    if (push_bridge_fn(L, "request", err, errlen) != MG_OK)
+        return MG_ERR;
+    lua_pushstring(L, mg_format_name(px->ep.format));
+    lua_pushstring(L, mg_format_name(px->up_format));
+    lua_pushlstring(L, px->raw_body, px->raw_body_len);
+    lua_pushstring(L, model);
+    lua_pushboolean(L, px->stream);
+    lua_pushinteger(L, px->cfg->default_max_tokens);
+    if (px->ep.format == MG_FMT_GEMINI)
+        lua_pushstring(L, px->ep.model);
+    else
+        lua_pushnil(L);
+    if (mg_lua_gen_pcall(g, 7, 2, MG_PX_CONVERT_BODY_BUDGET, err, errlen) != MG_OK)
+        return MG_ERR;
+    return take_text_result(L, out, err, errlen);
+}
+
+int mg_px_convert_response(mg_px *px, const char *body, size_t len, mg_buf *out, char *err,
+                           size_t errlen)
+{
+    mg_lua_gen *g = px->gen->lua;
+    lua_State *L = mg_lua_gen_state(g);
+    if (push_bridge_fn(L, "response", err, errlen) != MG_OK)
+        return MG_ERR;
+    lua_pushstring(L, mg_format_name(px->ep.format));
+    lua_pushstring(L, mg_format_name(px->up_format));
+    lua_pushlstring(L, body, len);
+    lua_pushstring(L, px->cur->model);
+    lua_pushstring(L, px->rec->id);
+    if (mg_lua_gen_pcall(g, 5, 2, MG_PX_CONVERT_BODY_BUDGET, err, errlen) != MG_OK)
+        return MG_ERR;
+    return take_text_result(L, out, err, errlen);
+}
+
+int mg_px_convert_stream_open(mg_px *px, char *err, size_t errlen)
+{
+    mg_lua_gen *g = px->gen->lua;
+    lua_State *L = mg_lua_gen_state(g);
+    if (push_bridge_fn(L, "stream_new", err, errlen) != MG_OK)
+        return MG_ERR;
+    lua_pushstring(L, mg_format_name(px->ep.format));
+    lua_pushstring(L, mg_format_name(px->up_format));
+    lua_pushstring(L, px->model);
+    lua_pushstring(L, px->rec->id);
+    lua_pushboolean(L, px->client_wants_usage);
+    if (mg_lua_gen_pcall(g, 5, 2, 0, err, errlen) != MG_OK)
+        return MG_ERR;
+    if (lua_isnil(L, -2)) {
+        snprintf(err, errlen, "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "no converter");
+        lua_pop(L, 2);
+        return MG_ERR;
+    }
+    lua_pop(L, 1);
+    px->conv_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return MG_OK;
+}
+
+static int stream_call(mg_px *px, const char *fn, const char *event, size_t elen,
+                       const char *data, size_t dlen, mg_buf *out)
+{
+    mg_lua_gen *g = px->gen->lua;
+    lua_State *L = mg_lua_gen_state(g);
+    char err[256];
+    if (push_bridge_fn(L, fn, err, sizeof err) != MG_OK)
+        return MG_ERR;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, px->conv_ref);
+    int nargs = 1;
+    if (data) {
+        lua_pushlstring(L, event, elen);
+        lua_pushlstring(L, data, dlen);
+        nargs = 3;
+    }
+    if (mg_lua_gen_pcall(g, nargs, 1, 0, err, sizeof err) != MG_OK) {
+        mg_px_error_event(px->ep.format, 502, "api_error", err, out);
+        return MG_ERR;
+    }
+    size_t n;
+    const char *s = lua_tolstring(L, -1, &n);
+    if (s)
+        mg_buf_append(out, s, n);
+    lua_pop(L, 1);
+    return MG_OK;
+}
+
+int mg_px_convert_stream_event(mg_px *px, const char *event, size_t elen, const char *data,
+                               size_t dlen, mg_buf *out)
+{
+    return stream_call(px, "stream_feed", event, elen, data, dlen, out);
+}
+
+int mg_px_convert_stream_finish(mg_px *px, mg_buf *out)
+{
+    return stream_call(px, "stream_finish", NULL, 0, NULL, 0, out);
+}
+
+void mg_px_convert_close(mg_px *px)
+{
+    if (px->conv_ref > 0 && px->gen->lua)
+        luaL_unref(mg_lua_gen_state(px->gen->lua), LUA_REGISTRYINDEX, px->conv_ref);
+    px->conv_ref = 0;
+}
