@@ -1,14 +1,16 @@
-/* conn.c — one client connection's life on the loop: read, parse (parse.c),
- * hand the request to the handler, let the response leave (respond.c
- * builds it, output.c sends it), keep alive or close. One ev_timer per connection carries every
- * timeout (header, body, keep-alive, send stall, linger); the phase sets a
- * deadline and the timer is only touched when it would fire too late.
+/* conn.c — one client connection's life on the loop: read, parse
+ * (parse.c), hand the request to the handler, let the response leave
+ * (respond.c builds it, output.c sends it), keep alive or close. One
+ * ev_timer per connection carries every timeout (header, body, keep-alive,
+ * send stall, linger); the phase sets a deadline and the timer is only
+ * touched when it would fire too late.
  *
  * Re-entrancy: the public API (respond.c) never closes a connection and
  * never calls the handler back; it queues output and, when something is
  * left to do, feeds an event to the connection's defer watcher so
- * conn_settle runs from the loop. Closed connections are freed by the server's reaper after the
- * loop iteration, so no frame on the stack ever holds freed memory. */
+ * conn_settle runs from the loop. Closed connections are freed by the
+ * server's reaper after the loop iteration, so no frame on the stack ever
+ * holds freed memory. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>

@@ -615,23 +615,12 @@ static void test_providers(void)
     CHECK_EQ_INT(json_array_size(ps), 3);
     for (size_t k = 0; k < json_array_size(ps); k++) {
         json_t *p = json_array_get(ps, k);
-        int64_t last_ok = -1, last_bad = -1;
-        const char *last_err = NULL;
-        for (int i = 0; i < NROWS; i++) {
-            seed s = seed_row(i);
-            if (strcmp(s.provider, str(p, "provider")) != 0)
-                continue;
-            if (strcmp(s.status, "success") == 0)
-                last_ok = s.ts_ms;
-            else {
-                last_bad = s.ts_ms;
-                last_err = strcmp(s.status, "error") == 0 ? "upstream said 502" : "upstream timed out";
-            }
-        }
-        CHECK_EQ_INT(num(p, "last_success_ms"), last_ok);
-        CHECK_EQ_INT(num(p, "last_failure_ms"), last_bad);
-        CHECK_EQ_STR(str(p, "last_error"), last_err);
-        CHECK_EQ_INT(num(p, "requests"), 0); /* the seeded rows are from 2023 */
+        /* The seeded rows are from 2023: outside the last hour and beyond
+         * the 30-day lookback (test_providers_recent checks those times). */
+        CHECK_EQ_INT(num(p, "requests"), 0);
+        CHECK(json_is_null(json_object_get(p, "last_success_ms")));
+        CHECK(json_is_null(json_object_get(p, "last_failure_ms")));
+        CHECK(json_is_null(json_object_get(p, "last_error")));
     }
     CHECK_EQ_STR(str(json_array_get(ps, 0), "provider"), "anthropic");
     json_decref(j);
