@@ -6,12 +6,22 @@
 
 #include "../core/buf.h"
 #include "../runtime/gateway.h"
+#include "../analytics/analytics.h"
+#include "../live/live.h"
+#include "../proxy/breaker.h"
 #include "admin.h"
+#include "sessions.h"
+#include "static.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 int mg_admin_handles(const char *path)
 {
     return strncmp(path, "/api/", 5) == 0 || strcmp(path, "/api") == 0 ||
-           strcmp(path, "/metrics") == 0;
+           strcmp(path, "/metrics") == 0 || strncmp(path, "/dashboard", 10) == 0 ||
+           strcmp(path, "/") == 0;
 }
 
 static void respond(mg_http_req *req, int status, mg_buf *body)
@@ -78,7 +88,10 @@ static void providers_json(mg_worker *w, mg_buf *b)
             mg_buf_append_json_str(b, p->base_url, strlen(p->base_url));
         else
             mg_buf_append_str(b, "null");
-        mg_buf_printf(b, ",\"has_key\":%s,\"models\":[", p->api_key ? "true" : "false");
+        int state = mg_breaker_state(w->gw->breakers, p->name, mg_now_mono());
+        mg_buf_printf(b, ",\"has_key\":%s,\"breaker\":\"%s\",\"disabled\":%s,\"models\":[",
+                      p->api_key ? "true" : "false", mg_breaker_state_name(state),
+                      mg_breaker_is_disabled(w->gw->breakers, p->name) ? "true" : "false");
         for (size_t m = 0; m < p->nmodels; m++) {
             if (m)
                 mg_buf_append_str(b, ",");
@@ -127,18 +140,141 @@ static int route_is(const mg_http_req *req, const char *method, const char *path
     return strcmp(req->method, method) == 0 && strcmp(req->path, path) == 0;
 }
 
-void mg_admin_handle(mg_worker *w, mg_http_req *req)
+static void respond_login(mg_worker *w, mg_http_req *req)
 {
-    if (strcmp(req->path, "/metrics") == 0) {
-        metrics_text(w, req);
+    json_t *body = json_loadb(req->body.data ? mg_buf_rptr(&req->body) : "",
+                              mg_buf_unread(&req->body), 0, NULL);
+    const char *token = json_string_value(json_object_get(body, "token"));
+    int ok = token && mg_ct_equal(token, strlen(token), w->gw->admin_token,
+                                  strlen(w->gw->admin_token));
+    if (body)
+        json_decref(body);
+    if (!ok) {
+        respond_error(req, 401, "wrong admin token");
         return;
     }
-    int status;
-    const char *why;
-    if (mg_admin_guard(req, w->gw->admin_token, &status, &why) != MG_OK) {
-        respond_error(req, status, why);
+    char id[65], hdr[200];
+    mg_sessions_create(w->gw->sessions, id);
+    snprintf(hdr, sizeof hdr,
+             "Set-Cookie: mg_session=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=43200\r\n"
+             "Cache-Control: no-store\r\n", id);
+    static const char okb[] = "{\"ok\":true}";
+    mg_http_respond(req, 200, "application/json", hdr, okb, sizeof okb - 1);
+}
+
+static void respond_logout(mg_worker *w, mg_http_req *req)
+{
+    size_t n;
+    const char *id = mg_admin_session_cookie(req, &n);
+    if (id)
+        mg_sessions_drop(w->gw->sessions, id, n);
+    static const char okb[] = "{\"ok\":true}";
+    mg_http_respond(req, 200, "application/json",
+                    "Set-Cookie: mg_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0\r\n", okb,
+                    sizeof okb - 1);
+}
+
+/* Cookie sessions: valid id, and POSTs carry x-moongate-csrf (a header a
+ * cross-site form or image cannot add). */
+static int session_ok(mg_worker *w, mg_http_req *req, const char **why)
+{
+    size_t n;
+    const char *id = mg_admin_session_cookie(req, &n);
+    if (!id || !mg_sessions_valid(w->gw->sessions, id, n)) {
+        *why = "session expired: log in again";
+        return 0;
+    }
+    if (strcmp(req->method, "GET") != 0 && !mg_http_header(req, "x-moongate-csrf", &n)) {
+        *why = "state-changing calls from the dashboard need the x-moongate-csrf header";
+        return 0;
+    }
+    return 1;
+}
+
+/* An admin request waiting for the analytics thread. Owner: the request
+ * (freed when the answer arrives or the client leaves). */
+typedef struct analytics_wait {
+    mg_http_req *req;
+    mg_worker *w;
+    uint64_t ticket;
+} analytics_wait;
+
+static void on_analytics_done(void *ud, const mg_analytics_reply *r)
+{
+    analytics_wait *aw = ud;
+    aw->req->on_abort = NULL;
+    mg_http_respond(aw->req, r->status, r->content_type, r->extra_headers, r->body, r->len);
+    free(aw);
+}
+
+static void on_analytics_abort(mg_http_req *req)
+{
+    analytics_wait *aw = req->ud;
+    mg_analytics_cancel(aw->w->gw->analytics, aw->ticket);
+    free(aw);
+}
+
+static void analytics(mg_worker *w, mg_http_req *req, const char *endpoint)
+{
+    if (!w->gw->analytics) {
+        respond_error(req, 503, "analytics are not available (the database could not be opened)");
         return;
     }
+    analytics_wait *aw = mg_xcalloc(1, sizeof *aw);
+    aw->req = req;
+    aw->w = w;
+    req->ud = aw;
+    req->on_abort = on_analytics_abort;
+    int rc = mg_analytics_query(w->gw->analytics, w->loop, endpoint, req->query,
+                                on_analytics_done, aw, &aw->ticket);
+    if (rc != MG_OK) {
+        req->on_abort = NULL;
+        free(aw);
+        respond_error(req, 503, rc == MG_AGAIN ? "analytics are busy; retry in a moment"
+                                               : "analytics are not available on this worker");
+    }
+}
+
+static void provider_action(mg_worker *w, mg_http_req *req)
+{
+    char name[128], action[16];
+    const char *rest = req->path + strlen("/api/providers/");
+    const char *slash = strchr(rest, '/');
+    if (!slash || (size_t)(slash - rest) >= sizeof name || strlen(slash + 1) >= sizeof action) {
+        respond_error(req, 404, "use /api/providers/{name}/disable|enable|test");
+        return;
+    }
+    snprintf(name, sizeof name, "%.*s", (int)(slash - rest), rest);
+    snprintf(action, sizeof action, "%s", slash + 1);
+    const mg_provider_cfg *p = mg_config_provider(w->gen->cfg->cfg, name);
+    if (!p) {
+        respond_error(req, 404, "no provider by that name");
+        return;
+    }
+    if (strcmp(req->method, "POST") != 0) {
+        respond_error(req, 405, "use POST");
+        return;
+    }
+    if (strcmp(action, "test") == 0) {
+        mg_admin_provider_test(w, req, p);
+        return;
+    }
+    int disable = strcmp(action, "disable") == 0;
+    if (!disable && strcmp(action, "enable") != 0) {
+        respond_error(req, 404, "use /api/providers/{name}/disable|enable|test");
+        return;
+    }
+    mg_breaker_set_disabled(w->gw->breakers, name, disable);
+    mg_provider_state_changed(w->gw);
+    mg_buf b = {0};
+    mg_buf_append_str(&b, "{\"name\":");
+    mg_buf_append_json_str(&b, name, strlen(name));
+    mg_buf_printf(&b, ",\"disabled\":%s}", disable ? "true" : "false");
+    respond(req, 200, &b);
+}
+
+static void dispatch(mg_worker *w, mg_http_req *req)
+{
     mg_buf b = {0};
     if (route_is(req, "GET", "/api/status")) {
         status_json(w, &b);
@@ -154,7 +290,50 @@ void mg_admin_handle(mg_worker *w, mg_http_req *req)
     } else if (route_is(req, "GET", "/api/providers")) {
         providers_json(w, &b);
         respond(req, 200, &b);
+    } else if (strncmp(req->path, "/api/providers/", 15) == 0) {
+        provider_action(w, req);
+    } else if (route_is(req, "GET", "/api/events")) {
+        mg_live_subscribe(w->subs, req);
+    } else if (route_is(req, "GET", "/api/live/stats")) {
+        mg_live_stats_json(w->gw->live, &b);
+        respond(req, 200, &b);
+    } else if (route_is(req, "POST", "/api/logout")) {
+        respond_logout(w, req);
+    } else if (strcmp(req->method, "GET") == 0 && mg_analytics_handles(req->path + 5)) {
+        analytics(w, req, req->path + 5);
     } else {
         respond_error(req, 404, "no such admin endpoint");
     }
+}
+
+void mg_admin_handle(mg_worker *w, mg_http_req *req)
+{
+    if (strcmp(req->path, "/metrics") == 0) {
+        metrics_text(w, req);
+        return;
+    }
+    if (strncmp(req->path, "/dashboard", 10) == 0 || strcmp(req->path, "/") == 0) {
+        if (strcmp(req->path, "/dashboard/") != 0 && strncmp(req->path, "/dashboard/", 11) != 0) {
+            mg_http_respond(req, 302, "text/plain", "Location: /dashboard/\r\n", "", 0);
+            return;
+        }
+        mg_static_serve(w->gw->dashboard, req, req->path + 10);
+        return;
+    }
+    if (route_is(req, "POST", "/api/login")) {
+        respond_login(w, req);
+        return;
+    }
+    int status;
+    const char *why;
+    int rc = mg_admin_guard(req, w->gw->admin_token, &status, &why);
+    if (rc == MG_AGAIN && !session_ok(w, req, &why)) {
+        respond_error(req, 401, why);
+        return;
+    }
+    if (rc == MG_ERR) {
+        respond_error(req, status, why);
+        return;
+    }
+    dispatch(w, req);
 }

@@ -12,9 +12,17 @@ int mg_admin_handles(const char *path);
 void mg_admin_handle(struct mg_worker *w, mg_http_req *req);
 
 /* The guard, exposed for tests: MG_OK when the request carries the admin
- * token and is not a cross-origin browser request; otherwise fills
- * *status and a message. */
+ * token and is not a cross-origin browser request; MG_AGAIN when it
+ * carries a session cookie instead (the caller checks the session);
+ * otherwise MG_ERR with *status and a message. */
 int mg_admin_guard(const mg_http_req *req, const char *token, int *status, const char **why);
+
+const char *mg_admin_session_cookie(const mg_http_req *req, size_t *len);
+
+struct mg_provider_cfg;
+/* POST /api/providers/{name}/test (provider_test.c). */
+void mg_admin_provider_test(struct mg_worker *w, mg_http_req *req,
+                            const struct mg_provider_cfg *p);
 
 /* Admin token file: read it, or create one (0600) when missing. Runs at
  * start on the main thread. Returns MG_OK and fills out (hex); *created is

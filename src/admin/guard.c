@@ -26,6 +26,26 @@ static int same_origin(const mg_http_req *req)
     return rlen == hlen && memcmp(rest, host, hlen) == 0;
 }
 
+/* The mg_session cookie's value, or NULL. */
+const char *mg_admin_session_cookie(const mg_http_req *req, size_t *len)
+{
+    size_t n;
+    const char *c = mg_http_header(req, "cookie", &n);
+    const char *end = c ? c + n : NULL;
+    while (c && c < end) {
+        while (c < end && (*c == ' ' || *c == ';'))
+            c++;
+        const char *semi = memchr(c, ';', (size_t)(end - c));
+        const char *stop = semi ? semi : end;
+        if ((size_t)(stop - c) > 11 && memcmp(c, "mg_session=", 11) == 0) {
+            *len = (size_t)(stop - c - 11);
+            return c + 11;
+        }
+        c = semi ? semi + 1 : NULL;
+    }
+    return NULL;
+}
+
 int mg_admin_guard(const mg_http_req *req, const char *token, int *status, const char **why)
 {
     size_t n;
@@ -36,6 +56,10 @@ int mg_admin_guard(const mg_http_req *req, const char *token, int *status, const
         return MG_ERR;
     }
     const char *auth = mg_http_header(req, "authorization", &n);
+    if (!auth && mg_admin_session_cookie(req, &n)) {
+        *status = 0; /* the caller checks the session */
+        return MG_AGAIN;
+    }
     if (!auth || n < 8 || !mg_strncaseeq(auth, 7, "bearer ")) {
         *status = 401;
         *why = "the admin API needs 'Authorization: Bearer <admin token>' "

@@ -61,8 +61,6 @@ int mg_an_param_time(const mg_an_params *p, const char *name, int64_t *out, int 
 /* One of a NULL-terminated list of words; *index gets its position. */
 int mg_an_param_enum(const mg_an_params *p, const char *name, const char *const *words,
                      int *index, mg_an_result *r);
-/* Exposed for tests through the endpoint results only. */
-int mg_an_parse_time(const char *s, int64_t *out);
 
 /* ---- common filters (filter.c) ----------------------------------------- */
 

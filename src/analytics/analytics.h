@@ -29,13 +29,15 @@
  *                              tokens_output|duration_ms_avg, bucket=minute|hour|day
  *                              → [{t, value}], empty buckets 0 (rollups when possible)
  *   analytics/models           per model_routed: requests, cost, tokens, latency, error rate
+ *                              (models, cost-breakdown, providers and leaderboard read
+ *                              rollups for whole minutes, `requests` for the edges: exact)
  *   analytics/model-comparison per model: avg cost, p50/p95/p99 latency, tokens/request
  *   analytics/cost-breakdown   cost by provider and by model
  *   analytics/token-breakdown  token kinds per time bucket (bucket=minute|hour|day)
  *   analytics/savings          total and per requested→routed model pair
  *   analytics/errors           non-success rows grouped by provider/status/http/error text
- *   analytics/providers        per provider: last hour requests and error rate, last
- *                              success and failure times (ignores from/to)
+ *   analytics/providers        providers seen in [from, to): last hour requests, error
+ *                              rate, latency; last success/failure (30-day lookback)
  *   analytics/leaderboard      top keys, users, models; period=today|week|month|all,
  *                              by=requests|tokens|cost, limit ≤ 100
  *   analytics/requests         newest first, limit ≤ 500 (default 50), cursor or offset
@@ -48,8 +50,9 @@
  * (model_routed), key (key_id), user (user_id), status, environment,
  * session (crosstalk_session), min_cost, max_cost, min_latency, max_latency
  * (duration_ms). A bad value answers 400 {"error":{"message":..,"code":400}}
- * naming the parameter; an unknown endpoint answers 404 the same way. The
- * full parameter reference is docs in each endpoint file (src/analytics/ep_*.c). */
+ * naming the parameter; an unknown endpoint answers 404 the same way. Each
+ * endpoint's parameters and reply shape are at the top of its file
+ * (src/analytics/ep_*.c). */
 #ifndef MG_ANALYTICS_H
 #define MG_ANALYTICS_H
 
@@ -96,8 +99,10 @@ mg_analytics *mg_analytics_open(const char *db_path, char *err);
  * pending query without calling `done`, closes the connection. NULL is ok. */
 void mg_analytics_close(mg_analytics *a);
 
-/* Registers loop's inbox (an ev_async, started at once). Call on the
- * loop's own thread; attaching an attached loop is a no-op. MG_OK/MG_ERR. */
+/* Registers loop's inbox (an ev_async, started at once and ev_unref'd, so
+ * it never keeps ev_run alive on its own). Call on the loop's own thread,
+ * or before that loop first runs; attaching an attached loop is a no-op.
+ * MG_OK, or MG_ERR after close began / on NULL arguments. */
 int mg_analytics_attach_loop(mg_analytics *a, struct ev_loop *loop);
 /* Stops and frees loop's inbox; queries of this loop that are queued,
  * running or delivered but not yet handed to `done` are dropped. Call on

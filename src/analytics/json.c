@@ -10,6 +10,53 @@
 
 #include "an.h"
 
+/* Length of the valid UTF-8 sequence at s[0..n), or 0 if it is not one
+ * (overlong forms, surrogates and code points past U+10FFFF included). */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (len == 0 || len > n)
+        return 0;
+    uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1f) : len == 3 ? (c & 0x0f) : (c & 0x07);
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    static const uint32_t min_cp[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < min_cp[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+/* A JSON string literal of s[0..n); bytes that are not UTF-8 (text from
+ * clients can hold anything) become U+FFFD so the reply stays valid JSON. */
+static void append_text(mg_buf *b, const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < n && utf8_seq(u + i, n - i))
+        i += utf8_seq(u + i, n - i);
+    if (i == n) { /* the common case: all valid */
+        mg_buf_append_json_str(b, s, n);
+        return;
+    }
+    mg_buf clean = {0};
+    for (i = 0; i < n;) {
+        size_t len = utf8_seq(u + i, n - i);
+        if (len) {
+            mg_buf_append(&clean, s + i, len);
+            i += len;
+        } else {
+            mg_buf_append(&clean, "\xef\xbf\xbd", 3);
+            i++;
+        }
+    }
+    mg_buf_append_json_str(b, clean.data, clean.len);
+    mg_buf_free(&clean);
+}
+
 void mg_an_json_init(mg_an_json *w, mg_buf *b)
 {
     memset(w, 0, sizeof *w);
@@ -23,7 +70,7 @@ static void item(mg_an_json *w, const char *key)
         mg_buf_append(w->b, ",", 1);
     w->has_items[w->depth] = 1;
     if (key) {
-        mg_buf_append_json_str(w->b, key, strlen(key));
+        append_text(w->b, key, strlen(key));
         mg_buf_append(w->b, ":", 1);
     }
 }
@@ -69,7 +116,7 @@ void mg_an_json_str(mg_an_json *w, const char *key, const char *s)
 {
     item(w, key);
     if (s)
-        mg_buf_append_json_str(w->b, s, strlen(s));
+        append_text(w->b, s, strlen(s));
     else
         mg_buf_append_str(w->b, "null");
 }
@@ -102,7 +149,7 @@ void mg_an_json_col(mg_an_json *w, const char *key, sqlite3_stmt *st, int i)
         /* TEXT, or a BLOB nobody should have stored: shown as text. */
         const char *s = (const char *)sqlite3_column_text(st, i);
         item(w, key);
-        mg_buf_append_json_str(w->b, s ? s : "", (size_t)sqlite3_column_bytes(st, i));
+        append_text(w->b, s ? s : "", s ? (size_t)sqlite3_column_bytes(st, i) : 0);
     }
     }
 }

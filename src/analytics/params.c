@@ -269,7 +269,8 @@ static int parse_iso(const char *s, int64_t *out)
     return 1;
 }
 
-int mg_an_parse_time(const char *s, int64_t *out)
+/* Epoch ms (digits, optional '-') or ISO 8601; 1 on success. */
+static int parse_time(const char *s, int64_t *out)
 {
     const char *p = s + (*s == '-');
     size_t ndigits = strspn(p, "0123456789");
@@ -288,7 +289,7 @@ int mg_an_param_time(const mg_an_params *p, const char *name, int64_t *out, int 
     const char *v = mg_an_param(p, name);
     if (!v)
         return MG_OK;
-    if (!mg_an_parse_time(v, out)) {
+    if (!parse_time(v, out)) {
         mg_an_fail(r, 400,
                    "parameter '%s' must be epoch milliseconds or ISO 8601 "
                    "(e.g. 2025-01-31T12:00:00Z)",

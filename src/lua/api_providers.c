@@ -161,7 +161,8 @@ static int providers_get(lua_State *L)
         }
         lua_pop(L, 1);
     }
-    return 0;
+    lua_pushnil(L);
+    return 1;
 }
 
 /* Names of the providers that list model, in config order. */

@@ -43,8 +43,10 @@ static int d_get(lua_State *L)
     size_t klen;
     const char *key = check_key(L, &klen);
     mg_shv v;
-    if (mg_shdict_get(d, key, klen, &v) != MG_OK)
-        return 0;
+    if (mg_shdict_get(d, key, klen, &v) != MG_OK) {
+        lua_pushnil(L);
+        return 1;
+    }
     push_value(L, &v);
     mg_shv_clear(&v);
     return 1;
@@ -118,8 +120,10 @@ static int d_ttl(lua_State *L)
     size_t klen;
     const char *key = check_key(L, &klen);
     double left;
-    if (mg_shdict_ttl(d, key, klen, &left) != MG_OK)
-        return 0;
+    if (mg_shdict_ttl(d, key, klen, &left) != MG_OK) {
+        lua_pushnil(L);
+        return 1;
+    }
     lua_pushnumber(L, left);
     return 1;
 }

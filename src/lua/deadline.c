@@ -108,11 +108,16 @@ void mg_lua_error_text(lua_State *L, int status, mg_lua_gen *g, const char *file
 }
 
 int mg_lua_run(mg_lua_gen *g, lua_CFunction fn, void *ud, double budget, const char *file,
-               const char *hook, char *err, size_t errlen)
+               const char *hook, mg_lua_box *const *boxes, int nboxes, char *err, size_t errlen)
 {
     lua_State *L = g->L;
     mg_lua_deadline_arm(g, budget);
     int st = lua_cpcall(L, fn, ud);
+    /* Before anything can collect garbage: the tables holding these boxes
+     * are unreachable now. */
+    for (int i = 0; i < nboxes; i++)
+        if (boxes[i])
+            boxes[i]->valid = 0;
     if (st == 0 && !g->timed_out) {
         mg_lua_deadline_disarm(g);
         mg_lua_gen_relieve(g);

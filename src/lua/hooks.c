@@ -176,10 +176,7 @@ static int run_sync(sync_ctx *ctx, lua_CFunction body, char *err, size_t errlen)
         return MG_LUA_NO_HOOK;
     char msg[MG_LUA_MAX_MSG];
     int rc = mg_lua_run(g, body, ctx, 0, g->hook_file[ctx->hook], mg_lua_hook_names[ctx->hook],
-                        msg, sizeof msg);
-    for (int i = 0; i < 2; i++)
-        if (ctx->boxes[i])
-            ctx->boxes[i]->valid = 0;
+                        ctx->boxes, 2, msg, sizeof msg);
     if (rc != MG_OK) {
         if (ctx->changes)
             mg_lua_changes_free(ctx->changes);
@@ -250,13 +247,13 @@ int mg_lua_on_log(mg_lua_gen *g, const mg_record *rec)
         return 0;
     log_ctx ctx = {.g = g, .rec = rec, .rec_ref = LUA_NOREF};
     char msg[MG_LUA_MAX_MSG];
-    if (mg_lua_run(g, log_build, &ctx, 0, "lua", "on_log", msg, sizeof msg) != MG_OK) {
+    if (mg_lua_run(g, log_build, &ctx, 0, "lua", "on_log", NULL, 0, msg, sizeof msg) != MG_OK) {
         mg_warn("lua: on_log: %s", msg);
         return (int)g->nlog;
     }
     int failed = 0;
     for (ctx.index = 0; ctx.index < g->nlog; ctx.index++) {
-        if (mg_lua_run(g, log_call, &ctx, 0, g->log_files[ctx.index], "on_log", msg,
+        if (mg_lua_run(g, log_call, &ctx, 0, g->log_files[ctx.index], "on_log", NULL, 0, msg,
                        sizeof msg) != MG_OK) {
             mg_warn("lua: %s", msg);
             failed++;

@@ -24,6 +24,17 @@ extern const char *const mg_lua_def_kinds[]; /* NULL-terminated */
 /* Hook names in enum mg_lua_hook order. */
 extern const char *const mg_lua_hook_names[MG_LUA_NHOOKS];
 
+/* The "req"/"res" table's view of borrowed C data: a Lua-owned userdata the
+ * host invalidates when the hook call ends, so a table a policy kept cannot
+ * read freed memory. */
+typedef struct mg_lua_box {
+    int valid;
+    const mg_header *headers;
+    size_t nheaders;
+    const char *body;
+    size_t body_len;
+} mg_lua_box;
+
 struct mg_lua_gen {
     lua_State *L;            /* owned; closed by the last release */
     atomic_long refs;
@@ -66,16 +77,6 @@ mg_lua_gen *mg_lua_gen_of(lua_State *L);
 enum mg_lua_call_kind { MG_LUA_CALL_ROUTE = 0, MG_LUA_CALL_FUNC };
 enum mg_lua_call_state { MG_LUA_CS_READY = 0, MG_LUA_CS_WAITING, MG_LUA_CS_DONE };
 
-/* The "req"/"res" table's view of borrowed C data: a Lua-owned userdata the
- * host invalidates when the hook call ends, so a table a policy kept cannot
- * read freed memory. */
-typedef struct mg_lua_box {
-    int valid;
-    const mg_header *headers;
-    size_t nheaders;
-    const char *body;
-    size_t body_len;
-} mg_lua_box;
 
 struct mg_lua_call {
     mg_lua_gen *gen;          /* holds a reference */
@@ -138,11 +139,13 @@ void mg_lua_deadline_arm(mg_lua_gen *g, double budget);
 /* Disarm; returns 1 when the code ran past its deadline. */
 int mg_lua_deadline_disarm(mg_lua_gen *g);
 
-/* Run fn(ud) protected, with the deadline armed and memory errors handled.
- * On failure returns MG_ERR and writes "file:line: message" (prefixed by
- * "file: hook: " when the error carries no position) into err. */
+/* Run fn(ud) protected, with the deadline armed and memory errors handled;
+ * the boxes (filled in by fn; NULL entries skipped) are invalidated as soon
+ * as it returns. On failure returns MG_ERR and writes the message into err
+ * ("policies/x.lua:12: ...", or "file: hook: ..." for errors elsewhere). */
 int mg_lua_run(mg_lua_gen *g, lua_CFunction fn, void *ud, double budget, const char *file,
-               const char *hook, char *err, size_t errlen);
+               const char *hook, mg_lua_box *const *boxes, int nboxes, char *err,
+               size_t errlen);
 /* Full collection when garbage fills most of the memory cap (call ends). */
 void mg_lua_gen_relieve(mg_lua_gen *g);
 /* Raise "file:line: message" with the position of the function `level`

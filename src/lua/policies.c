@@ -239,8 +239,8 @@ static int run_checks(mg_lua_gen *g, char *err, size_t errlen)
         }
         if (!ctx.file[0])
             return MG_OK;
-        if (mg_lua_run(g, run_check, &ctx, g->lim.load_budget, ctx.file, NULL, err, errlen) !=
-            MG_OK)
+        if (mg_lua_run(g, run_check, &ctx, g->lim.load_budget, ctx.file, NULL, NULL, 0, err,
+                       errlen) != MG_OK)
             return MG_ERR;
     }
 }
@@ -306,7 +306,7 @@ int mg_lua_policies_load(mg_lua_gen *g, const char *dir, char *err, size_t errle
         char file[300];
         snprintf(file, sizeof file, "%s/%s", g->label, files[i].name);
         load_ctx ctx = {g, &files[i], file};
-        rc = mg_lua_run(g, load_one, &ctx, g->lim.load_budget, file, NULL, err, errlen);
+        rc = mg_lua_run(g, load_one, &ctx, g->lim.load_budget, file, NULL, NULL, 0, err, errlen);
     }
     mg_policy_files_free(files, n);
     if (rc == MG_OK)

@@ -185,8 +185,6 @@ void mg_conn_request_done(mg_conn *c)
     } else {
         c->state = MG_CONN_IDLE;
         mg_conn_set_deadline(c, c->srv->limits.keepalive_timeout);
-        if (r->body.cap > MG_NET_BIG_BUFFER)
-            mg_buf_free(&r->body);
     }
     if (!c->corked)
         mg_conn_flush(c);
@@ -383,6 +381,10 @@ static int reads_input(const mg_conn *c)
  * point the watchers at what it waits for. */
 static void conn_settle(mg_conn *c)
 {
+    /* A large body is released here, from the loop, not inside the
+     * handler's mg_http_respond: the handler's frame may still read it. */
+    if (c->state == MG_CONN_IDLE && c->req.body.cap > MG_NET_BIG_BUFFER)
+        mg_buf_free(&c->req.body);
     int round = 0;
     for (; c->state != MG_CONN_CLOSED; round++) {
         if (round == 16) {

@@ -41,7 +41,8 @@ void mg_conn_update_io(mg_conn *c)
         want_r = 1;
         break;
     default:
-        want_r = (!c->peer_eof && mg_buf_unread(&c->in) < mg_conn_in_limit(c)) || c->tls_wr_want_read;
+        want_r = (!c->peer_eof && mg_buf_unread(&c->in) < mg_conn_in_limit(c)) ||
+                 c->tls_wr_want_read;
         want_w = (mg_buf_unread(&c->out) > 0 && !c->tls_wr_want_read) || c->tls_rd_want_write;
         break;
     }

@@ -309,10 +309,12 @@ void mg_px_stage_upstream(mg_px *px)
             px->last_fail_status = 503;
             px->last_fail_kind = "overloaded_error";
             px->last_fail_passthrough = 0;
+            int off = mg_breaker_is_disabled(px->w->gw->breakers, t->provider->name);
             snprintf(px->last_fail_msg, sizeof px->last_fail_msg,
-                     "provider '%s' is failing (circuit breaker open); retry later",
+                     off ? "provider '%s' is disabled by an operator"
+                         : "provider '%s' is failing (circuit breaker open); retry later",
                      t->provider->name);
-            mg_px_note_attempt(px, 0, "breaker_open");
+            mg_px_note_attempt(px, 0, off ? "disabled" : "breaker_open");
             continue;
         }
         px->breaker_pending = 1;

@@ -12,6 +12,7 @@ typedef struct breaker_entry {
     int consecutive_faults;
     int probes_inflight;
     double open_until;
+    int disabled;    /* switched off by an operator */
 } breaker_entry;
 
 struct mg_breakers {
@@ -68,7 +69,9 @@ int mg_breaker_allow(mg_breakers *b, const mg_provider_cfg *p, double now)
     breaker_entry *e = entry_for(b, p->name);
     refresh(e, now);
     int allow = 1;
-    if (e->state == MG_BREAKER_OPEN) {
+    if (e->disabled) {
+        allow = 0;
+    } else if (e->state == MG_BREAKER_OPEN) {
         allow = 0;
     } else if (e->state == MG_BREAKER_HALF_OPEN) {
         int limit = p->breaker.half_open_probes > 0 ? p->breaker.half_open_probes : 1;
@@ -132,4 +135,31 @@ const char *mg_breaker_state_name(int state)
     case MG_BREAKER_HALF_OPEN: return "half_open";
     default: return "closed";
     }
+}
+
+void mg_breaker_set_disabled(mg_breakers *b, const char *provider, int disabled)
+{
+    pthread_mutex_lock(&b->lock);
+    entry_for(b, provider)->disabled = disabled;
+    pthread_mutex_unlock(&b->lock);
+}
+
+int mg_breaker_is_disabled(mg_breakers *b, const char *provider)
+{
+    int d = 0;
+    pthread_mutex_lock(&b->lock);
+    for (size_t i = 0; i < b->n; i++)
+        if (strcmp(b->entries[i].name, provider) == 0)
+            d = b->entries[i].disabled;
+    pthread_mutex_unlock(&b->lock);
+    return d;
+}
+
+void mg_breaker_disabled_list(mg_breakers *b, mg_buf *out)
+{
+    pthread_mutex_lock(&b->lock);
+    for (size_t i = 0; i < b->n; i++)
+        if (b->entries[i].disabled)
+            mg_buf_printf(out, "%s\n", b->entries[i].name);
+    pthread_mutex_unlock(&b->lock);
 }

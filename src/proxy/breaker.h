@@ -8,6 +8,7 @@
 #define MG_BREAKER_H
 
 #include "../config/config.h"
+#include "../core/buf.h"
 
 enum mg_breaker_state { MG_BREAKER_CLOSED = 0, MG_BREAKER_OPEN, MG_BREAKER_HALF_OPEN };
 
@@ -25,5 +26,12 @@ void mg_breaker_release(mg_breakers *b, const mg_provider_cfg *p);
 /* Current state by provider name (closed when never seen). */
 int mg_breaker_state(mg_breakers *b, const char *provider, double now);
 const char *mg_breaker_state_name(int state);
+
+/* Operator switch (POST /api/providers/{name}/disable|enable): a disabled
+ * provider gets no attempts, whatever its breaker says. */
+void mg_breaker_set_disabled(mg_breakers *b, const char *provider, int disabled);
+int mg_breaker_is_disabled(mg_breakers *b, const char *provider);
+/* Names of disabled providers, one per line (for persisting). */
+void mg_breaker_disabled_list(mg_breakers *b, mg_buf *out);
 
 #endif

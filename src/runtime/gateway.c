@@ -10,7 +10,11 @@
 #include <unistd.h>
 
 #include "../admin/admin.h"
+#include "../admin/sessions.h"
+#include "../admin/static.h"
+#include "../analytics/analytics.h"
 #include "../core/log.h"
+#include "../live/live.h"
 #include "../lua/host.h"
 #include "../proxy/breaker.h"
 #include "gateway.h"
@@ -39,7 +43,13 @@ static int open_store(mg_gateway *gw, const mg_config *cfg, char *err)
         .flush_interval = cfg->flush_interval,
     };
     gw->store = mg_store_open(&so, err);
-    return gw->store ? MG_OK : MG_ERR;
+    if (!gw->store)
+        return MG_ERR;
+    char aerr[MG_ERRLEN] = "";
+    gw->analytics = mg_analytics_open(cfg->db, aerr);
+    if (!gw->analytics)
+        mg_warn("analytics unavailable: %s", aerr);
+    return MG_OK;
 }
 
 static int open_listeners(mg_gateway *gw, const mg_config *cfg, char *err)
@@ -140,6 +150,7 @@ static void begin_shutdown(mg_gateway *gw)
     if (gw->shutting_down)
         return;
     gw->shutting_down = 1;
+    ev_timer_stop(gw->main_loop, &gw->live_tick);
     gw->shutdown_started = mg_now_mono();
     mg_info("shutting down: no new connections, finishing requests in flight");
     for (int i = 0; i < gw->nworkers; i++)
@@ -178,8 +189,22 @@ void mg_gateway_request_reload(mg_gateway *gw)
     ev_async_send(gw->main_loop, &gw->reload_async);
 }
 
+static void on_live_tick(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    MG_UNUSED(loop);
+    MG_UNUSED(revents);
+    mg_gateway *gw = t->data;
+    uint64_t active = 0;
+    for (int i = 0; i < gw->nworkers; i++)
+        active += atomic_load(&gw->workers[i].stats.active);
+    mg_live_tick(gw->live, active);
+}
+
 static void watch_signals(mg_gateway *gw)
 {
+    ev_timer_init(&gw->live_tick, on_live_tick, 1.0, 1.0);
+    gw->live_tick.data = gw;
+    ev_timer_start(gw->main_loop, &gw->live_tick);
     signal(SIGPIPE, SIG_IGN);
     ev_signal_init(&gw->sig_int, on_signal, SIGINT);
     ev_signal_init(&gw->sig_term, on_signal, SIGTERM);
@@ -212,6 +237,8 @@ static void teardown(mg_gateway *gw)
     }
     free(gw->workers);
     mg_gateway_watch_stop(gw);
+    if (gw->analytics)
+        mg_analytics_close(gw->analytics);
     if (gw->store)
         mg_store_close(gw->store); /* flushes every accepted record */
     if (gw->listen_fd >= 0)
@@ -222,6 +249,9 @@ static void teardown(mg_gateway *gw)
         mg_tls_ctx_free(gw->tls_ctx);
     mg_gen_set_status_source(gw, NULL);
     mg_breakers_free(gw->breakers);
+    mg_live_free(gw->live);
+    mg_static_free(gw->dashboard);
+    mg_sessions_free(gw->sessions);
     mg_cfg_ref_release(gw->cfg);
     free(gw->reload.last_error);
     free(gw->reload.restart_needed);
@@ -246,6 +276,14 @@ static void register_host_ops(mg_gateway *gw)
     mg_lua_set_host_ops(&ops);
 }
 
+static void load_dashboard(mg_gateway *gw)
+{
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/dashboard", gw->home);
+    gw->dashboard = mg_static_load(dir);
+    gw->sessions = mg_sessions_new();
+}
+
 static int startup(mg_gateway *gw, const mg_serve_opts *opts, char *err)
 {
     char cerr[8192] = "";
@@ -263,14 +301,18 @@ static int startup(mg_gateway *gw, const mg_serve_opts *opts, char *err)
     }
     gw->cfg = mg_cfg_ref_new(cfg);
     gw->breakers = mg_breakers_new();
+    gw->live = mg_live_new();
     register_host_ops(gw);
     gw->nworkers = cfg->workers > 0 ? cfg->workers : 1;
     if (cfg->log_level)
         mg_log_set_level(mg_log_level_from_name(cfg->log_level));
+    mg_provider_state_load(gw);
+    load_dashboard(gw);
     if (setup_admin_token(gw, cfg, err) != MG_OK || open_store(gw, cfg, err) != MG_OK ||
         open_listeners(gw, cfg, err) != MG_OK || start_workers(gw, err) != MG_OK)
         return MG_ERR;
     watch_signals(gw);
+    mg_provider_state_watch(gw);
     mg_gateway_watch_start(gw);
     mg_info("moongate %s listening on http://%s:%d/ (%d worker%s, config %s, db %s)", MG_VERSION,
             cfg->listen_host, gw->bound_port, gw->nworkers, gw->nworkers > 1 ? "s" : "",

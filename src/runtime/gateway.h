@@ -20,6 +20,11 @@ typedef struct mg_gateway mg_gateway;
 typedef struct mg_worker mg_worker;
 struct mg_lua_gen;
 struct mg_breakers;
+struct mg_live;
+struct mg_live_subs;
+struct mg_static;
+struct mg_sessions;
+struct mg_analytics;
 
 /* A config shared by every worker of one generation; atomic refcount
  * because workers release it from their own threads. */
@@ -65,6 +70,7 @@ struct mg_worker {
     atomic_int stop_requested; /* 1: drain, 2: abort now */
     ev_timer drain_timer;
     mg_worker_stats stats;
+    struct mg_live_subs *subs;  /* this worker's /api/events streams */
 };
 
 typedef struct mg_reload_status {
@@ -90,6 +96,12 @@ struct mg_gateway {
     char *home;
     mg_store *store;
     struct mg_breakers *breakers;
+    struct mg_live *live;          /* live aggregates and events */
+    struct mg_static *dashboard;   /* dashboard files, loaded at start */
+    struct mg_sessions *sessions;  /* dashboard login sessions */
+    struct mg_analytics *analytics; /* reader thread for /api/analytics */
+    ev_timer live_tick;
+    ev_async persist_async;        /* worker → main: save provider state */
     int listen_fd, tls_fd;
     int bound_port, tls_bound_port;
     void *tls_ctx;
@@ -147,6 +159,12 @@ void mg_gateway_reload(mg_gateway *gw, const char *why);
 void mg_gateway_watch_start(mg_gateway *gw);
 void mg_gateway_watch_stop(mg_gateway *gw);
 void mg_gateway_watch_rehash(mg_gateway *gw);
+
+/* Operator-disabled providers, persisted next to the database
+ * (provider_state.c). changed() may be called from any thread. */
+void mg_provider_state_load(mg_gateway *gw);
+void mg_provider_state_watch(mg_gateway *gw);
+void mg_provider_state_changed(mg_gateway *gw);
 
 /* `moongate check`: build the policies of cfg once, report errors. */
 int mg_gateway_check_policies(const mg_config *cfg, char *err, size_t errlen);

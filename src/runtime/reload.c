@@ -8,10 +8,26 @@
 #include <string.h>
 
 #include "../core/log.h"
+#include "../live/live.h"
 #include "gateway.h"
+
+static void publish_reload(mg_gateway *gw, uint64_t generation, const char *error)
+{
+    mg_buf b = {0};
+    mg_buf_printf(&b, "{\"generation\":%llu,\"error\":", (unsigned long long)generation);
+    if (error)
+        mg_buf_append_json_str(&b, error, strlen(error));
+    else
+        mg_buf_append_str(&b, "null");
+    mg_buf_append_str(&b, "}");
+    mg_live_publish(gw->live, "reload", b.data, b.len);
+    mg_buf_free(&b);
+}
 
 static void set_error(mg_gateway *gw, const char *msg)
 {
+    if (msg)
+        publish_reload(gw, atomic_load(&gw->generation), msg);
     pthread_mutex_lock(&gw->status_lock);
     free(gw->reload.last_error);
     gw->reload.last_error = msg ? mg_xstrdup(msg) : NULL;
@@ -88,6 +104,7 @@ void mg_gateway_reload(mg_gateway *gw, const char *why)
     pthread_mutex_unlock(&gw->status_lock);
     set_error(gw, NULL);
     mg_gateway_watch_rehash(gw);
+    publish_reload(gw, number, NULL);
     mg_info("reloaded (%s): generation %llu in %.1f ms", why, (unsigned long long)number, ms);
 }
 

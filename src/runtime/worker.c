@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "../core/log.h"
+#include "../analytics/analytics.h"
+#include "../live/live.h"
 #include "gateway.h"
 
 mg_wgen *mg_wgen_retain(mg_wgen *g)
@@ -53,6 +55,7 @@ static void on_drain_tick(struct ev_loop *loop, ev_timer *t, int revents)
 
 static void begin_drain(mg_worker *w)
 {
+    mg_live_subs_close_all(w->subs);
     mg_http_server_drain(w->http);
     if (w->https)
         mg_http_server_drain(w->https);
@@ -77,6 +80,8 @@ static void on_wake(struct ev_loop *loop, ev_async *a, int revents)
 static void *worker_main(void *arg)
 {
     mg_worker *w = arg;
+    if (w->gw->analytics)
+        mg_analytics_attach_loop(w->gw->analytics, w->loop);
     ev_run(w->loop, 0);
     /* Whatever is still open after the grace period is aborted: clients
      * get their connection closed, upstream transfers are cancelled, and
@@ -89,6 +94,10 @@ static void *worker_main(void *arg)
     }
     ev_timer_stop(w->loop, &w->drain_timer);
     ev_async_stop(w->loop, &w->wake);
+    mg_live_subs_free(w->subs);
+    w->subs = NULL;
+    if (w->gw->analytics)
+        mg_analytics_detach_loop(w->gw->analytics, w->loop);
     mg_upstream_free(w->up);
     w->up = NULL;
     mg_wgen_release(w->gen);
@@ -119,6 +128,7 @@ int mg_worker_start(mg_worker *w, char *err)
     ev_async_start(w->loop, &w->wake);
     ev_init(&w->drain_timer, on_drain_tick);
     w->up = mg_upstream_new(w->loop);
+    w->subs = mg_live_subs_new(w->gw->live, w->loop);
     mg_gen_adopt_lua(w->gen, w);
     w->http = mg_http_server_new(w->loop, w->gw->listen_fd, NULL, &limits, mg_router_handle, w);
     if (w->gw->tls_fd >= 0)

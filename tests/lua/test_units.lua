@@ -420,4 +420,56 @@ T["decoders accept bodies decoded by plain cjson"] = function()
   end
 end
 
+T["pass-through: usage asked of OpenAI upstream, hidden from a client that did not ask"] = function()
+  local V = require "lib.vectors"
+  local body, hints = formats.prepare_passthrough("openai", { model = "m", stream = true, messages = {} })
+  A.eq(body.stream_options, { include_usage = true })
+  A.eq(hints, { include_usage = false, changed = true })
+  local conv = formats.stream("openai", "openai", hints)
+  local out = {}
+  for _, ev in ipairs(V.sse("openai/stream_tools")) do
+    for _, t in ipairs(conv:feed(ev.event, ev.data)) do out[#out + 1] = t end
+  end
+  local text = table.concat(out)
+  A.ok(not text:find('"choices":[]', 1, true), "usage chunk hidden")
+  A.eq(text:sub(-14), "data: [DONE]\n\n")
+  A.eq(conv:usage().input, 82, "usage still recorded")
+  local _, h2 = formats.prepare_passthrough("openai", { stream = true, stream_options = { include_usage = true } })
+  A.eq(h2, { include_usage = true })
+end
+
+local function decode_all(fmt, events)
+  local assemble = require "lib.assemble"
+  local dec = formats.get(fmt).stream_decoder({})
+  local out = {}
+  for _, ev in ipairs(events) do
+    for _, e in ipairs(dec:feed(ev[1], ev[2])) do out[#out + 1] = e end
+  end
+  for _, e in ipairs(dec:finish()) do out[#out + 1] = e end
+  return assert(assemble.canonical(out))
+end
+
+T["decoders: late tool names, done-only items, trailing signatures"] = function()
+  local o = decode_all("openai", {
+    { nil, '{"id":"c","model":"m","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\\"a\\""}}]}}]}' },
+    { nil, '{"id":"c","model":"m","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"name":"f","arguments":":1}"}}]}}]}' },
+    { nil, '{"id":"c","model":"m","choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}' },
+  })
+  A.eq(o.content, { { type = "tool_call", id = "call_0", name = "f", arguments = '{"a":1}' } })
+  A.eq(o.stop_reason, "tool_use", "no [DONE]: finish() still ends cleanly after a finish_reason")
+  local r = decode_all("responses", {
+    { "response.created", '{"type":"response.created","response":{"id":"resp_1","model":"m","output":[]}}' },
+    { "response.output_item.done", '{"type":"response.output_item.done","output_index":0,"item":{"type":"message","role":"assistant","content":[{"type":"output_text","text":"whole"}]}}' },
+    { "response.output_item.done", '{"type":"response.output_item.done","output_index":1,"item":{"type":"function_call","call_id":"c1","name":"f","arguments":"{}"}}' },
+    { "response.completed", '{"type":"response.completed","response":{"id":"resp_1","status":"completed","usage":{"input_tokens":1,"output_tokens":2}}}' },
+  })
+  A.eq(r.content, { { type = "text", text = "whole" }, { type = "tool_call", id = "c1", name = "f", arguments = "{}" } })
+  A.eq(r.stop_reason, "tool_use")
+  local g = decode_all("gemini", {
+    { nil, '{"candidates":[{"content":{"role":"model","parts":[{"text":"hi"}]}}]}' },
+    { nil, '{"candidates":[{"content":{"role":"model","parts":[{"text":"","thoughtSignature":"SIG"}]},"finishReason":"STOP"}]}' },
+  })
+  A.eq(g.content, { { type = "text", text = "hi", signature = "SIG" } })
+end
+
 return T

@@ -667,6 +667,10 @@ static void test_providers_recent(void)
     mg_store_submit(s, recent(30 * MIN_MS, "anthropic", "success", 50, NULL));
     mg_store_submit(s, recent(120 * MIN_MS, "openai", "success", 999, NULL));
     mg_store_submit(s, recent(40 * 86400000LL, "gemini", "error", 1, "ancient"));
+    /* A client-chosen model name that is not UTF-8 must not break the JSON. */
+    mg_record *odd = recent(41 * 86400000LL, "gemini", "success", 1, NULL);
+    mg_record_set_text(&odd->model_routed, "caf\xc3\xa9\xff\xed\xa0\x80");
+    mg_store_submit(s, odd);
     mg_store_close(s);
     mg_analytics *an = mg_analytics_open(db, err);
     CHECK(an != NULL);
@@ -697,6 +701,12 @@ static void test_providers_recent(void)
     CHECK_EQ_INT(num(gem, "requests"), 0);
     CHECK(json_is_null(json_object_get(gem, "last_failure_ms")));
     CHECK(json_is_null(json_object_get(gem, "avg_duration_ms")));
+    json_decref(j);
+    char qs[96];
+    snprintf(qs, sizeof qs, "from=%lld&provider=gemini", (long long)(mg_now_wall_ms() - 50 * 86400000LL));
+    j = ask_ok_on(an, "analytics/models", qs);
+    json_t *odd_model = json_array_get(json_object_get(j, "models"), 0);
+    CHECK_EQ_STR(str(odd_model, "model"), "caf\xc3\xa9\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
     json_decref(j);
     /* The week's leaderboard holds the four rows of the last days. */
     j = ask_ok_on(an, "analytics/leaderboard", "period=week&by=requests");
@@ -1217,6 +1227,14 @@ static void test_bench(void)
         printf("bench: %-28s %-45s %4d %8.2f ms\n", cases[i][0], cases[i][1], status, ms);
         CHECK_EQ_INT(status, 200);
     }
+    ensure_engine();
+    mg_analytics_attach_loop(an, g_loop);
+    answer a;
+    json_t *j = ask_on(an, "system/db", "", &a);
+    printf("bench: %.0f requests rows, %.0f rollup rows\n", num(j, "requests"), num(j, "rollup_rows"));
+    json_decref(j);
+    answer_free(&a);
+    mg_analytics_detach_loop(an, g_loop);
     mg_analytics_detach_loop(an, loop);
     ev_loop_destroy(loop);
     mg_analytics_close(an);

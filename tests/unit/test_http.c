@@ -208,7 +208,8 @@ static void expect_reject(fx *f, const char *req, size_t len, int status, const 
     CHECK_EQ_INT(r.status, status);
     CHECK(r.conn_close);
     CHECK_EQ_STR(hdr(&r, "content-type"), "application/json");
-    snprintf(want, sizeof want, "{\"type\":\"error\",\"error\":{\"type\":\"%s\",\"message\":\"", type);
+    snprintf(want, sizeof want,
+             "{\"type\":\"error\",\"error\":{\"type\":\"%s\",\"message\":\"", type);
     CHECK(r.body.data && strncmp(r.body.data, want, strlen(want)) == 0);
     if (msg_part && !(r.body.data && strstr(r.body.data, msg_part))) {
         fprintf(stderr, "expected \"%s\" in %s\n", msg_part, r.body.data ? r.body.data : "(none)");

@@ -192,7 +192,8 @@ static void test_upgrade(void)
     CHECK(fx_start(&f, NULL, handler, NULL, NULL) == 0);
     cl_connect(&f, &c, 0);
     /* Bytes right behind the request belong to the new protocol. */
-    cl_sends(&c, "GET /upgrade HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\nping");
+    cl_sends(&c, "GET /upgrade HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
+                 "Upgrade: echo\r\n\r\nping");
     CHECK(cl_response(&c, &r, 2));
     CHECK_EQ_INT(r.status, 101);
     CHECK_EQ_STR(hdr(&r, "upgrade"), "echo");

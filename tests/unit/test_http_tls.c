@@ -4,6 +4,7 @@
  * large bodies both ways (partial writes, WANT_READ/WANT_WRITE), a slow
  * reader, client aborts, plain HTTP on the TLS port, and context errors. */
 #include <fcntl.h>
+#include <signal.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -196,7 +197,8 @@ static void test_tls_keepalive_and_pipeline(void)
         resp_free(&r);
     }
     cl_sends(&c, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\nPOST /echo HTTP/1.1\r\nHost: x\r\n"
-                 "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\r\n");
+                 "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+                 "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n");
     int want[] = {200, 200, 404};
     for (int i = 0; i < 3; i++) {
         CHECK(cl_response(&c, &r, 3));
@@ -290,6 +292,38 @@ static void test_tls_abort_and_plain_client(void)
     mg_tls_ctx_free(ctx);
 }
 
+/* The server writes to a client that reset, with SIGPIPE at its default
+ * action (which would kill this process): the server's BIO must use
+ * MSG_NOSIGNAL. */
+static void test_tls_no_sigpipe(void)
+{
+    fx f;
+    client c;
+    mg_http_limits lim;
+    memset(&ts, 0, sizeof ts);
+    void *ctx = server_ctx();
+    fx_limits(&lim);
+    lim.out_high_watermark = 32 * 1024;
+    lim.out_low_watermark = 8 * 1024;
+    CHECK(fx_start(&f, &lim, handler, NULL, ctx) == 0);
+    CHECK(tls_connect(&f, &c, 4096) == 0);
+    ts.big_target = 64 * 1024 * 1024;
+    cl_sends(&c, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+    fx_pump(&f, 0.05);
+    signal(SIGPIPE, SIG_DFL);
+    struct linger lg = {1, 0};
+    setsockopt(c.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    SSL_free(c.ssl);
+    c.ssl = NULL; /* no close_notify: the client just vanishes */
+    cl_close(&c);
+    fx_pump(&f, 0.1);
+    signal(SIGPIPE, SIG_IGN);
+    CHECK_EQ_INT(ts.aborts, 1);
+    CHECK_EQ_INT(mg_http_server_conns(f.srv), 0);
+    fx_stop(&f);
+    mg_tls_ctx_free(ctx);
+}
+
 static void test_tls_ctx_errors(void)
 {
     char err[MG_ERRLEN] = "";
@@ -311,6 +345,9 @@ static void test_tls_ctx_errors(void)
 
 static void test_setup(void)
 {
+    /* Only the test's client needs this: its SSL_write uses OpenSSL's
+     * plain socket BIO. The server's BIO sends with MSG_NOSIGNAL. */
+    signal(SIGPIPE, SIG_IGN);
     CHECK(make_cert() == 0);
     setup_client_ctx();
 }
@@ -324,4 +361,4 @@ static void test_teardown(void)
 }
 
 TEST_MAIN(T(test_setup), T(test_tls_keepalive_and_pipeline), T(test_tls_large_bodies),
-          T(test_tls_abort_and_plain_client), T(test_tls_ctx_errors), T(test_teardown))
+          T(test_tls_abort_and_plain_client), T(test_tls_no_sigpipe), T(test_tls_ctx_errors), T(test_teardown))

@@ -1,15 +1,15 @@
 /* test_lua_host.c — the policy host end to end: generations built from a
  * temporary policies folder and a config made in C, route results of every
- * shape, load errors naming files and lines, the deadline (JIT-compilable
- * loops, pcall, load), sandbox escapes, the memory cap, refusals, the
- * synchronous hooks, on_log, lazy req fields, waits (mg.sleep) and
- * cancellation. mg.http.request: test_lua_http.c. */
+ * shape, load errors naming files and lines, named definitions and list
+ * hooks, refusals, lazy req fields, the synchronous hooks, on_log, waits
+ * (mg.sleep) and cancellation, and the calls other parts use (pcall,
+ * mg_lua_call_start). Sandbox and limits: test_lua_sandbox.c; bundled
+ * policies, docs and host callbacks: test_lua_policies.c; mg.http:
+ * test_lua_http.c. */
 #include <ev.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <lauxlib.h>
 #include <lualib.h>
@@ -233,205 +233,6 @@ static void test_runtime_errors(void)
     lt_dir_free(&d);
 }
 
-static void test_deadline(void)
-{
-    lt_dir d;
-    lt_dir_init(&d);
-    lt_write(&d, "spin.lua",
-             "local function spin() while true do end end\n"
-             "return { route = function(req)\n"
-             "  local m = req.model\n"
-             "  if m == 'plain' then spin() end\n"
-             "  if m == 'for' then local x = 0 for i = 1, 1e12 do x = x + i end end\n"
-             "  if m == 'pcall' then\n"
-             "    for i = 1, 1e9 do pcall(spin) end\n"
-             "    return 'escaped'\n"
-             "  end\n"
-             "  if m == 'swallow' then return pcall(spin) end\n"
-             "  if m == 'xpcall' then return xpcall(spin, function() while true do end end) end\n"
-             "  if m == 'load' then load('while true do end')() end\n"
-             "  if m == 'loadfn' then\n"
-             "    local f = loadstring('local n = 0 while true do n = n + 1 end') f() end\n"
-             "  if m == 'coroutine' then\n"
-             "    local co = coroutine.wrap(spin) co() end\n"
-             "  return 'gpt-4o'\n"
-             "end }\n");
-    mg_lua_limits lim;
-    mg_lua_limits_default(&lim);
-    lim.hook_budget = 0.05;
-    mg_lua_gen *g = lt_build(&d, &lim);
-    CHECK(g != NULL);
-    if (!g)
-        return;
-    static const char *const cases[] = {"plain", "for", "pcall", "swallow", "xpcall",
-                                        "load", "loadfn", "coroutine"};
-    for (size_t i = 0; i < MG_ARRAY_LEN(cases); i++) {
-        lt_result r;
-        double t0 = mg_now_mono();
-        lt_route(g, cases[i], &r);
-        double took = mg_now_mono() - t0;
-        if (r.outcome != MG_LUA_ERROR || !strstr(r.msg, "time budget of 50 ms"))
-            fprintf(stderr, "deadline case %s: outcome %d msg %s\n", cases[i], r.outcome,
-                    r.msg ? r.msg : "");
-        CHECK_EQ_INT(r.outcome, MG_LUA_ERROR);
-        CHECK(r.msg && strstr(r.msg, "exceeded its time budget of 50 ms"));
-        CHECK(r.msg && strncmp(r.msg, "policies/spin.lua:", 18) == 0);
-        CHECK(took < 1.0);
-        /* only that call failed: the generation still routes */
-        lt_route(g, "ok", &r);
-        CHECK_EQ_INT(r.outcome, MG_LUA_OK);
-        CHECK_EQ_STR(r.n ? r.t[0].model : NULL, "gpt-4o");
-    }
-    mg_lua_gen_release(g);
-    lt_dir_free(&d);
-}
-
-/* Each case returns 'blocked' when the escape failed. */
-static const char escapes_src[] =
-    "local cases = {\n"
-    "  os = function() return os.execute('true') end,\n"
-    "  io = function() return io.open('/etc/passwd') end,\n"
-    "  ffi = function() return require('ffi') end,\n"
-    "  req_os = function() return require('os').execute end,\n"
-    "  req_io = function() return require('io').open end,\n"
-    "  req_debug = function() return require('debug').getregistry() end,\n"
-    "  req_jit = function() return require('jit').on end,\n"
-    "  req_path = function() return require('moongate/../../etc/passwd') end,\n"
-    "  loadlib = function() return package.loadlib('libc.so.6', 'system') end,\n"
-    "  debug = function() return debug.getregistry() end,\n"
-    "  dump = function() return string.dump(function() end) end,\n"
-    "  dump_method = function() return (''):dump() end,\n"
-    "  getfenv = function() return getfenv(0).os.execute end,\n"
-    "  setfenv = function() return setfenv(1, {}) end,\n"
-    "  rawget = function() return rawget(_G, 'os').execute end,\n"
-    "  g_os = function() return _G.os.execute end,\n"
-    "  env_mt = function() return getmetatable(_G).__index.os.execute end,\n"
-    "  str_mt = function() return getmetatable('').__index.dump end,\n"
-    "  set_mt = function() return setmetatable(_G, nil) end,\n"
-    "  jit = function() return jit.off end,\n"
-    "  newproxy = function() return newproxy(true) end,\n"
-    "  collect = function() return collectgarbage('count') end,\n"
-    "  dofile = function() return dofile('/etc/passwd') end,\n"
-    "  loadfile = function() return loadfile('/etc/passwd') end,\n"
-    "  module = function() return module('x') end,\n"
-    "  bin_load = function(req) return assert(load(req.body_raw)) end,\n"
-    "  bin_loadstring = function(req) return assert(loadstring(req.body_raw)) end,\n"
-    "  bin_reader = function(req)\n"
-    "    local done = false\n"
-    "    return assert(load(function() if done then return nil end done = true\n"
-    "                                  return req.body_raw end)) end,\n"
-    "  bin_mode = function(req) return assert(load(req.body_raw, 'x', 'b')) end,\n"
-    "  host_co = function() return coroutine.running() and coroutine.resume(coroutine.running()) end,\n"
-    "  http_sync = function() return mg.http.request end,\n"
-    "}\n"
-    "return { route = function(req)\n"
-    "  local f = cases[req.model]\n"
-    "  local ok, res = pcall(f, req)\n"
-    "  if ok and res and req.model ~= 'http_sync' then return 'escaped' end\n"
-    "  return 'blocked'\n"
-    "end }\n";
-
-static void test_escapes(void)
-{
-    static const char *const cases[] = {
-        "os",       "io",          "ffi",        "req_os",    "req_io",   "req_debug",
-        "req_jit",  "req_path",    "loadlib",    "debug",     "dump",     "dump_method",
-        "getfenv",  "setfenv",     "rawget",     "g_os",      "env_mt",   "str_mt",
-        "set_mt",   "jit",         "newproxy",   "collect",   "dofile",   "loadfile",
-        "module",   "bin_load",    "bin_loadstring", "bin_reader", "bin_mode", "host_co",
-    };
-    lt_dir d;
-    lt_dir_init(&d);
-    lt_write(&d, "escape.lua", escapes_src);
-    mg_lua_gen *g = lt_build(&d, NULL);
-    CHECK(g != NULL);
-    if (!g)
-        return;
-    /* Real bytecode, made by a separate plain state. */
-    lua_State *P = luaL_newstate();
-    luaL_openlibs(P);
-    CHECK(luaL_dostring(P, "return string.dump(function() return os.execute end)") == 0);
-    size_t bclen;
-    const char *bc = lua_tolstring(P, -1, &bclen);
-    CHECK(bc && bclen > 4 && memcmp(bc, "\033LJ", 3) == 0);
-    for (size_t i = 0; i < MG_ARRAY_LEN(cases); i++) {
-        lt_result r;
-        lt_route_body(g, cases[i], bc, bclen, &r);
-        int blocked = r.outcome == MG_LUA_OK && r.n == 1 && strcmp(r.t[0].model, "blocked") == 0;
-        if (!blocked)
-            fprintf(stderr, "escape case %s: outcome %d %s %s\n", cases[i], r.outcome,
-                    r.msg ? r.msg : "", r.n ? r.t[0].model : "");
-        CHECK(blocked);
-    }
-    lua_close(P);
-    mg_lua_gen_release(g);
-    lt_dir_free(&d);
-
-    /* Yielding the host coroutine from the top of route is an error. */
-    lt_dir_init(&d);
-    lt_write(&d, "y.lua", "return { route = function() coroutine.yield('x') return 'm' end }\n");
-    g = lt_build(&d, NULL);
-    lt_result r;
-    lt_route(g, "x", &r);
-    CHECK_EQ_INT(r.outcome, MG_LUA_ERROR);
-    CHECK(r.msg && strstr(r.msg, "policies/y.lua:1: attempt to yield from outside a coroutine"));
-    mg_lua_gen_release(g);
-    lt_dir_free(&d);
-
-    /* Globals cannot be created once loaded (a forgotten local). */
-    lt_dir_init(&d);
-    lt_write(&d, "gl.lua", "counter = 0\nreturn { route = function() counter = counter + 1\n"
-                           "  leaked = true return 'm' end }\n");
-    g = lt_build(&d, NULL);
-    lt_route(g, "x", &r);
-    CHECK_EQ_INT(r.outcome, MG_LUA_ERROR);
-    CHECK(r.msg && strstr(r.msg, "policies/gl.lua:3: assignment to undeclared global 'leaked'"));
-    mg_lua_gen_release(g);
-    lt_dir_free(&d);
-}
-
-static void test_memory_cap(void)
-{
-    lt_dir d;
-    lt_dir_init(&d);
-    lt_write(&d, "mem.lua",
-             "return { route = function(req)\n"
-             "  if req.model == 'grow' then\n"
-             "    local t = {}\n"
-             "    while true do t[#t + 1] = string.rep('x', 1000) .. #t end\n"
-             "  end\n"
-             "  if req.model == 'caught' then\n"
-             "    local ok = pcall(function() local t = {} while true do t[#t+1] = {} end end)\n"
-             "    return ok and 'no' or 'caught'\n"
-             "  end\n"
-             "  return 'gpt-4o'\n"
-             "end }\n");
-    mg_lua_limits lim;
-    mg_lua_limits_default(&lim);
-    lim.memory_max = 16u << 20;
-    lim.hook_budget = 5; /* let the allocation hit the cap, not the clock */
-    mg_lua_gen *g = lt_build(&d, &lim);
-    CHECK(g != NULL);
-    if (!g)
-        return;
-    for (int round = 0; round < 3; round++) {
-        lt_result r;
-        lt_route(g, "grow", &r);
-        CHECK_EQ_INT(r.outcome, MG_LUA_ERROR);
-        CHECK(r.msg && strstr(r.msg, "not enough memory"));
-        lt_route(g, "ok", &r);
-        CHECK_EQ_INT(r.outcome, MG_LUA_OK);
-        /* Caught by the policy: it goes on, or fails cleanly when the
-         * garbage is not collected yet (LuaJIT has no emergency GC). */
-        lt_route(g, "caught", &r);
-        CHECK(r.outcome == MG_LUA_OK || (r.msg && strstr(r.msg, "not enough memory")));
-        CHECK(r.outcome != MG_LUA_OK || strcmp(r.t[0].model, "caught") == 0);
-    }
-    CHECK(mg_lua_gen_memory(g) < (16u << 20));
-    mg_lua_gen_release(g);
-    lt_dir_free(&d);
-}
-
 static void test_refusals(void)
 {
     lt_dir d;
@@ -524,7 +325,7 @@ static void test_sync_hooks(void)
              "  end,\n"
              "  classify_error = function(res)\n"
              "    if res.status == 400 then return { retry = false, breaker = false } end\n"
-             "    if res.error == 'timeout_total' then return { retry = true } end\n"
+             "    if res.error == 'total_timeout' then return { retry = true } end\n"
              "    if res.status == 418 then error('teapot') end\n"
              "  end,\n"
              "}\n");
@@ -567,7 +368,7 @@ static void test_sync_hooks(void)
     CHECK(retry == 0 && breaker == 0);
     retry = 0, breaker = 1;
     res.status = 0;
-    res.error = "timeout_total";
+    res.error = "total_timeout";
     CHECK_EQ_INT(mg_lua_classify_error(g, &res, &retry, &breaker, err, sizeof err), MG_LUA_OK);
     CHECK(retry == 1 && breaker == 1);
     res.status = 418;
@@ -708,105 +509,78 @@ static void test_files_and_require(void)
     lt_dir_free(&d);
 }
 
-static void copy_file(const char *from, lt_dir *d, const char *name)
+
+typedef struct generic_result {
+    mg_lua_gen *g;
+    int n; /* -1 until done; 100 when the results were (7, "slept") */
+} generic_result;
+
+static void generic_done(mg_lua_call *c, void *ud)
 {
-    FILE *f = fopen(from, "r");
-    CHECK(f != NULL);
-    if (!f)
-        return;
-    static char buf[65536];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    lt_write(d, name, buf);
+    generic_result *res = ud;
+    int *n = &res->n;
+    lua_State *L = mg_lua_gen_state(res->g);
+    int top = lua_gettop(L);
+    *n = mg_lua_call_push_results(c);
+    if (*n == 2 && lua_tointeger(L, -2) == 7 && strcmp(lua_tostring(L, -1), "slept") == 0)
+        *n = 100;
+    lua_settop(L, top);
+    mg_lua_call_free(c);
 }
 
-static void route_req(mg_lua_gen *g, const mg_lua_req *req, lt_result *r)
+/* What alerts/insights/crosstalk use: definitions, pcall, waiting calls. */
+static void test_generic_calls(void)
 {
-    memset(r, 0, sizeof *r);
-    r->req = *req;
-    mg_lua_call *c = mg_lua_call_route(g, &r->req, lt_on_done, r);
-    CHECK(c == NULL); /* nothing here waits */
-}
-
-/* The bundled policies/routing.lua and every example load and route. */
-static void test_bundled_policies(void)
-{
-    char path[512];
     lt_dir d;
     lt_dir_init(&d);
-    snprintf(path, sizeof path, "%s/policies/routing.lua", lt_home());
-    copy_file(path, &d, "routing.lua");
+    lt_write(&d, "defs.lua",
+             "return { insights = { nap = { run = function(x) mg.sleep(0.01) return x + 1, 'slept' end },\n"
+             "                      add = { run = function(a, b) return a + b end },\n"
+             "                      spin = { run = function() while true do end end } } }\n");
     mg_lua_gen *g = lt_build(&d, NULL);
     CHECK(g != NULL);
     if (!g)
         return;
-    mg_lua_req req = lt_req("gpt-4o", NULL);
-    req.tokens_in_estimate = 10;
-    lt_result r;
-    route_req(g, &req, &r);
-    CHECK_EQ_INT(r.outcome, MG_LUA_OK);
-    CHECK_EQ_INT(r.n, 1);
-    CHECK_EQ_STR(r.n ? r.t[0].provider : NULL, "openai");
-    req.model = "anthropic/claude-haiku";
-    route_req(g, &req, &r);
-    CHECK_EQ_STR(r.n ? r.t[0].model : NULL, "claude-haiku");
-    req.model = "unknown-model";
-    route_req(g, &req, &r);
-    CHECK(r.outcome == MG_LUA_OK && r.n == 0);
-    /* the flag an insight action turns on: short prompts go cheap first */
-    mg_shv on = {.type = MG_SHV_BOOL, .boolean = 1};
-    mg_shared_set("routing", "cheap_small", &on, 0);
-    req.model = "gpt-4o";
-    route_req(g, &req, &r);
-    CHECK_EQ_INT(r.n, 2);
-    CHECK_EQ_STR(r.n ? r.t[0].model : NULL, "gpt-4o-mini");
-    CHECK_EQ_STR(r.n > 1 ? r.t[1].model : NULL, "gpt-4o");
-    req.tokens_in_estimate = 5000; /* not short */
-    route_req(g, &req, &r);
-    CHECK_EQ_INT(r.n, 1);
-    mg_shv off = {.type = MG_SHV_NIL};
-    mg_shared_set("routing", "cheap_small", &off, 0);
-    mg_lua_gen_release(g);
-    lt_dir_free(&d);
+    lua_State *L = mg_lua_gen_state(g);
+    char err[MG_ERRLEN];
+    int top = lua_gettop(L);
+    mg_lua_gen_push_defs(g, "insights");
+    lua_getfield(L, -1, "add");
+    lua_getfield(L, -1, "run");
+    lua_pushinteger(L, 2);
+    lua_pushinteger(L, 3);
+    CHECK_EQ_INT(mg_lua_gen_pcall(g, 2, 1, 0, err, sizeof err), MG_OK);
+    CHECK_EQ_INT(lua_tointeger(L, -1), 5);
+    lua_settop(L, top);
 
-    static const char *const examples[] = {"cost_by_size.lua", "failover_chain.lua",
-                                           "ab_split.lua", "sticky_sessions.lua",
-                                           "model_aliases.lua", "sensitive_words.lua"};
-    for (size_t i = 0; i < MG_ARRAY_LEN(examples); i++) {
-        lt_dir_init(&d);
-        snprintf(path, sizeof path, "%s/examples/policies/%s", lt_home(), examples[i]);
-        copy_file(path, &d, examples[i]);
-        g = lt_build(&d, NULL);
-        CHECK(g != NULL);
-        if (g) {
-            const char *body = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
-            req = lt_req("gpt-4o-mini", body);
-            route_req(g, &req, &r);
-            if (r.outcome == MG_LUA_ERROR)
-                fprintf(stderr, "%s: %d %s\n", examples[i], r.outcome, r.msg ? r.msg : "");
-            CHECK(r.outcome == MG_LUA_OK || r.outcome == MG_LUA_NO_HOOK);
-            mg_lua_gen_release(g);
-        }
-        lt_dir_free(&d);
-    }
+    mg_lua_gen_push_defs(g, "insights");
+    lua_getfield(L, -1, "spin");
+    lua_getfield(L, -1, "run");
+    lua_replace(L, top + 1);
+    lua_settop(L, top + 1);
+    CHECK_EQ_INT(mg_lua_gen_pcall(g, 0, 1, 0.02, err, sizeof err), MG_ERR);
+    CHECK(strstr(err, "policies/defs.lua:3: exceeded its time budget of 20 ms") != NULL);
+    CHECK_EQ_INT(lua_gettop(L), top);
 
-    /* sensitive words refuse */
-    lt_dir_init(&d);
-    snprintf(path, sizeof path, "%s/examples/policies/sensitive_words.lua", lt_home());
-    copy_file(path, &d, "words.lua");
-    g = lt_build(&d, NULL);
-    const char *body = "{\"messages\":[{\"role\":\"user\",\"content\":\"my PassWord: x\"}]}";
-    req = lt_req("gpt-4o", body);
-    route_req(g, &req, &r);
-    CHECK_EQ_INT(r.outcome, MG_LUA_REFUSED);
-    CHECK_EQ_INT(r.status, 400);
+    mg_lua_gen_push_defs(g, "insights");
+    lua_getfield(L, -1, "nap");
+    lua_getfield(L, -1, "run");
+    lua_replace(L, top + 1);
+    lua_settop(L, top + 1);
+    lua_pushinteger(L, 6);
+    generic_result res = {g, -1};
+    mg_lua_call *c = mg_lua_call_start(g, 1, 0, generic_done, &res);
+    CHECK(c != NULL);
+    CHECK_EQ_INT(lua_gettop(L), top);
+    double until = mg_now_mono() + 5;
+    while (res.n < 0 && mg_now_mono() < until)
+        ev_run(lt_loop(), EVRUN_ONCE);
+    CHECK_EQ_INT(res.n, 100);
     mg_lua_gen_release(g);
     lt_dir_free(&d);
 }
 
 TEST_MAIN(T(test_route_forms), T(test_no_hooks), T(test_load_errors),
-          T(test_named_defs_and_lists), T(test_runtime_errors), T(test_deadline),
-          T(test_escapes), T(test_memory_cap), T(test_refusals), T(test_req_fields),
-          T(test_sync_hooks), T(test_on_log_fields), T(test_waits_and_cancel),
-          T(test_files_and_require), T(test_bundled_policies))
+          T(test_named_defs_and_lists), T(test_runtime_errors), T(test_refusals),
+          T(test_req_fields), T(test_sync_hooks), T(test_on_log_fields),
+          T(test_waits_and_cancel), T(test_files_and_require), T(test_generic_calls))

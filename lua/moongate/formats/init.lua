@@ -153,6 +153,23 @@ function formats.error(fmt, status, message, kind)
   return m.error_body(status, message, kind)
 end
 
+-- Same-format requests: make sure a streamed upstream reports usage (the
+-- gateway records it) and say what the client itself asked for, so the
+-- stream converter can hide what the client did not ask for. Returns body
+-- (changed in place when needed) and hints { include_usage = bool?, changed = bool? }
+-- to pass as the stream converter's opts.
+function formats.prepare_passthrough(fmt, body)
+  if fmt == "openai" and type(body) == "table" and body.stream == true then
+    local so = body.stream_options
+    if type(so) == "table" and so.include_usage == true then return body, { include_usage = true } end
+    if type(so) ~= "table" then so = {} end
+    so.include_usage = true
+    body.stream_options = so
+    return body, { include_usage = false, changed = true }
+  end
+  return body, {}
+end
+
 -- -------------------------------------------------------- stream converter --
 
 local Converter = {}
@@ -171,6 +188,8 @@ function formats.stream(client_fmt, provider_fmt, opts)
     client = client, passthrough = client_fmt == provider_fmt,
     decoder = provider.stream_decoder(opts),
     encoder = client_fmt ~= provider_fmt and client.stream_encoder(opts) or nil,
+    -- pass-through to an OpenAI client that did not ask for the usage chunk
+    hide_usage_chunk = client_fmt == provider_fmt and client_fmt == "openai" and opts.include_usage == false,
     current_usage = common.new_usage(), stop_reason = nil, error = nil,
     started = false, done = false, closed = false,
   }, Converter)
@@ -220,7 +239,7 @@ function Converter:feed(event, data)
   local ok, events = pcall(self.decoder.feed, self.decoder, event, data)
   if not ok then return self:fail("stream conversion failed: " .. tostring(events), out) end
   if self.passthrough then
-    out[1] = sse.raw(event, data)
+    if not (self.hide_usage_chunk and data:find('"choices"%s*:%s*%[%s*%]')) then out[1] = sse.raw(event, data) end
     for _, e in ipairs(events) do
       self:observe(e)
       if e.type == "error" then self.closed = true end
