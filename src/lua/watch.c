@@ -99,6 +99,8 @@ static int is_lua_name(const char *name)
 
 static int relevant(mg_lua_watch *w, const struct inotify_event *ev)
 {
+    if (ev->mask & IN_Q_OVERFLOW) /* events were lost: compare contents */
+        return 1;
     if (ev->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF)) {
         if (ev->wd == w->wd_policies)
             w->wd_policies = -1;

@@ -70,8 +70,8 @@ export async function stop(child, signal = 'SIGTERM', ms = 15000) {
   return r;
 }
 
-export async function startMock(extra = []) {
-  const port = await freePort();
+export async function startMock(extra = [], fixedPort = null) {
+  const port = fixedPort ?? await freePort();
   const proc = await start(['mock', '--listen', `127.0.0.1:${port}`, ...extra], { port });
   return { port, proc, url: `http://127.0.0.1:${port}` };
 }

@@ -11,6 +11,7 @@
 
 #include "test.h"
 #include "test_http_util.h"
+#include "net/net.h" /* the TLS BIO is checked directly */
 
 static char cert_path[128], key_path[128], other_key_path[128];
 static SSL_CTX *client_ctx;
@@ -292,10 +293,8 @@ static void test_tls_abort_and_plain_client(void)
     mg_tls_ctx_free(ctx);
 }
 
-/* The server writes to a client that reset, with SIGPIPE at its default
- * action (which would kill this process): the server's BIO must use
- * MSG_NOSIGNAL. */
-static void test_tls_no_sigpipe(void)
+/* A client that resets mid-response is aborted cleanly. */
+static void test_tls_client_reset(void)
 {
     fx f;
     client c;
@@ -310,17 +309,38 @@ static void test_tls_no_sigpipe(void)
     ts.big_target = 64 * 1024 * 1024;
     cl_sends(&c, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
     fx_pump(&f, 0.05);
-    signal(SIGPIPE, SIG_DFL);
     struct linger lg = {1, 0};
     setsockopt(c.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     SSL_free(c.ssl);
     c.ssl = NULL; /* no close_notify: the client just vanishes */
     cl_close(&c);
     fx_pump(&f, 0.1);
-    signal(SIGPIPE, SIG_IGN);
     CHECK_EQ_INT(ts.aborts, 1);
     CHECK_EQ_INT(mg_http_server_conns(f.srv), 0);
     fx_stop(&f);
+    mg_tls_ctx_free(ctx);
+}
+
+/* The server's TLS BIO writes with MSG_NOSIGNAL: writing to a socket whose
+ * peer is gone returns an error instead of killing the process, whatever
+ * the process did with SIGPIPE (here: the default action, which kills). */
+static void test_tls_bio_no_sigpipe(void)
+{
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    close(sv[1]);
+    void *ctx = server_ctx();
+    mg_conn *c = mg_xcalloc(1, sizeof *c);
+    c->fd = sv[0];
+    snprintf(c->client_ip, sizeof c->client_ip, "test");
+    CHECK(mg_tls_conn_init(c, ctx) == MG_OK);
+    signal(SIGPIPE, SIG_DFL);
+    int w = BIO_write(SSL_get_wbio(c->ssl), "x", 1);
+    signal(SIGPIPE, SIG_IGN);
+    CHECK(w <= 0);
+    mg_tls_conn_free(c);
+    free(c);
+    close(sv[0]);
     mg_tls_ctx_free(ctx);
 }
 
@@ -361,4 +381,5 @@ static void test_teardown(void)
 }
 
 TEST_MAIN(T(test_setup), T(test_tls_keepalive_and_pipeline), T(test_tls_large_bodies),
-          T(test_tls_abort_and_plain_client), T(test_tls_no_sigpipe), T(test_tls_ctx_errors), T(test_teardown))
+          T(test_tls_abort_and_plain_client), T(test_tls_client_reset),
+          T(test_tls_bio_no_sigpipe), T(test_tls_ctx_errors), T(test_teardown))
