@@ -80,10 +80,13 @@ static void on_done(void *ud, int result, const char *errmsg)
     mock_exchange *e = ud;
     if (result != MG_UP_OK)
         mg_debug("mock: %s %s ends early: %s", e->req->method, e->req->path, errmsg ? errmsg : "");
-    /* The cut fault: net/http.h offers no way yet to drop a connection in
-     * the middle of a response, so the body ends here, early but framed;
-     * the stream still lacks its closing events. */
-    mg_http_finish(exchange_release(e));
+    /* The cut fault ends the connection where it stands, as a broken
+     * upstream would: no end of the chunked body. */
+    mg_http_req *req = exchange_release(e);
+    if (result == MG_UP_ERR_IO)
+        mg_http_abort(req);
+    else
+        mg_http_finish(req);
 }
 
 static void on_writable(mg_http_req *req)

@@ -85,6 +85,11 @@ void mg_http_begin(mg_http_req *req, int status, const char *content_type,
                    const char *extra_headers);
 int mg_http_write(mg_http_req *req, const char *data, size_t len);
 void mg_http_finish(mg_http_req *req);
+/* End a started response abruptly: bytes already written are sent, then
+ * the connection closes without the end of the chunked body, so the client
+ * sees a truncated response (a proxy relaying an upstream cut). on_abort
+ * is not called; the handler is done with req. */
+void mg_http_abort(mg_http_req *req);
 /* Bytes queued for this request's connection and not yet sent. */
 size_t mg_http_pending(const mg_http_req *req);
 

@@ -60,6 +60,10 @@ static int on_message_begin(http_parser *p)
     c->headers_done = 0;
     c->upgrade_asked = 0;
     c->is_head = 0;
+    c->chunked_out = 0;
+    c->no_body = 0;
+    c->want_writable = 0;
+    c->on_data = NULL;
     c->err_status = 0;
 
     mg_buf body = r->body; /* capacity is reused across requests */

@@ -231,6 +231,22 @@ void mg_http_finish(mg_http_req *req)
     mg_conn_request_done(c);
 }
 
+void mg_http_abort(mg_http_req *req)
+{
+    mg_conn *c = req->conn;
+    if (req->finished)
+        return;
+    if (c->state == MG_CONN_CLOSED || c->aborted) {
+        req->finished = 1;
+        return;
+    }
+    /* What was written still goes out; the framing never ends, so the
+     * client sees a cut, not a clean end of the body. */
+    c->close_after = 1;
+    c->chunked_out = 0;
+    mg_conn_request_done(c);
+}
+
 size_t mg_http_pending(const mg_http_req *req)
 {
     const mg_conn *c = req->conn;
