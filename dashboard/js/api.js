@@ -42,8 +42,19 @@ function errorMessage(status, body) {
   return `HTTP ${status}`;
 }
 
-// Call an admin endpoint; resolves to the parsed JSON body (or null).
-export async function api(path, { method = 'GET', body, signal, quiet401 = false } = {}) {
+// Call an admin endpoint; resolves to the parsed JSON body (or null). A GET
+// answered 503 (analytics busy) is tried again once after a short pause.
+export async function api(path, opts = {}) {
+  try {
+    return await call(path, opts);
+  } catch (e) {
+    if (e.status !== 503 || (opts.method && opts.method !== 'GET') || (opts.signal && opts.signal.aborted)) throw e;
+    await new Promise((r) => setTimeout(r, 400));
+    return call(path, opts);
+  }
+}
+
+async function call(path, { method = 'GET', body, signal, quiet401 = false } = {}) {
   const headers = { accept: 'application/json' };
   if (method !== 'GET' && method !== 'HEAD') headers['x-moongate-csrf'] = '1';
   if (body !== undefined) headers['content-type'] = 'application/json';

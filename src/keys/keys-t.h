@@ -33,6 +33,7 @@ typedef struct mg_keys_spend {
     double day_spent;       /* settled USD */
     double month_spent;
     double reserved;        /* worst-case USD of admitted, unsettled requests */
+    long unsettled;         /* how many those are; reserved is zeroed at 0 */
     unsigned day_fired;     /* bit i: threshold i already warned this day */
     unsigned month_fired;
 } mg_keys_spend;

@@ -2,6 +2,7 @@
  * base62 characters, and the SHA-256 that is all the gateway keeps of
  * them. Uses the OS random source (core) and OpenSSL's digest. */
 #include <openssl/evp.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"

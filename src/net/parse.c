@@ -224,6 +224,21 @@ static const char *check_host(const mg_http_req *r)
     return NULL;
 }
 
+/* RFC 9110 5.5: a field value with NUL, CR, LF or another control byte
+ * must be rejected. http-parser checks every byte of a value but its first
+ * (s_header_value_start takes any byte), so "X: \0..." would reach
+ * handlers as a value whose C string is shorter than its length. */
+static int header_values_ok(const mg_http_req *r)
+{
+    for (size_t i = 0; i < r->nheaders; i++) {
+        const unsigned char *v = (const unsigned char *)r->headers[i].value;
+        for (size_t j = 0; j < r->headers[i].value_len; j++)
+            if ((v[j] < 0x20 && v[j] != '\t') || v[j] == 0x7f)
+                return 0;
+    }
+    return 1;
+}
+
 static int on_headers_complete(http_parser *p)
 {
     mg_conn *c = p->data;
@@ -245,6 +260,10 @@ static int on_headers_complete(http_parser *p)
     }
     r->method = http_method_str((enum http_method)p->method);
     r->http_minor = p->http_minor >= 1 ? 1 : 0;
+    if (!header_values_ok(r)) {
+        reject(c, 400, "control character in a header field value");
+        return -1;
+    }
     const char *bad_host = check_host(r);
     if (bad_host) {
         reject(c, 400, bad_host);

@@ -354,7 +354,7 @@ static void commit_stream(mg_px *px)
     mg_buf hdrs = {0};
     mg_px_extra_headers(px, &hdrs);
     mg_buf_append_str(&hdrs, "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n");
-    mg_http_begin(px->http, px->up_status, "text/event-stream", mg_buf_cstr(&hdrs));
+    mg_px_client_begin(px, px->up_status, "text/event-stream", mg_buf_cstr(&hdrs));
     mg_buf_free(&hdrs);
     px->committed = 1;
     px->rec->http_status = px->up_status;

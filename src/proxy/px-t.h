@@ -21,8 +21,11 @@ enum mg_px_state {
     MG_PX_ST_DONE,     /* response finished or client gone; record pending */
 };
 
+struct mg_px_internal;
+
 struct mg_px {
     struct mg_worker *w;
+    struct mg_px_internal *internal; /* set for requests from inside the host */
     mg_wgen *gen;                 /* retained for the request's life */
     const mg_config *cfg;         /* gen->cfg->cfg */
     mg_http_req *http;            /* NULL once finished or aborted */
@@ -99,6 +102,25 @@ void mg_px_stream_data(mg_px *px, const char *data, size_t len, int *pause); /* 
 void mg_px_stream_end(mg_px *px, int result, const char *errmsg);
 void mg_px_attempt_reset(mg_px *px);
 void mg_px_attempt_done(mg_px *px, int result, const char *errmsg); /* outcome.c */
+/* client.c: the client side, socket or internal sink. */
+void mg_px_client_respond(mg_px *px, int status, const char *ctype, const char *hdrs,
+                          const char *body, size_t len);
+void mg_px_client_begin(mg_px *px, int status, const char *ctype, const char *hdrs);
+int mg_px_client_write(mg_px *px, const char *data, size_t len);
+void mg_px_client_finish(mg_px *px);
+uint64_t mg_px_client_bytes(const mg_px *px);
+/* internal.c */
+void mg_px_internal_head(struct mg_px_internal *r, int status, const char *ctype);
+int mg_px_internal_data(struct mg_px_internal *r, const char *data, size_t len);
+uint64_t mg_px_internal_bytes(const struct mg_px_internal *r);
+void mg_px_internal_finished(struct mg_px_internal *r, const mg_record *rec);
+void mg_px_internal_free(struct mg_px_internal *r);
+/* request.c */
+mg_px *mg_px_create(struct mg_worker *w, mg_http_req *req, const mg_px_endpoint *ep);
+void mg_px_run(mg_px *px);
+void mg_px_client_gone(mg_px *px);
+void mg_px_client_ready(mg_px *px);
+
 /* convert.c: MG_OK or MG_ERR with a message for the client. */
 int mg_px_convert_request(mg_px *px, const char *model, mg_buf *out, char *err, size_t errlen);
 int mg_px_convert_response(mg_px *px, const char *body, size_t len, mg_buf *out, char *err,

@@ -102,6 +102,8 @@ void mg_px_record_finish(mg_px *px)
     }
     if (r->http_status >= 400 || strcmp(r->status, "success") != 0)
         atomic_fetch_add(&px->w->stats.errors, 1);
+    if (px->internal)
+        mg_px_internal_finished(px->internal, r);
     mg_gateway_record(px->w, r);
     px->rec = NULL; /* the gateway owns it now */
 }

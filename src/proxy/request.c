@@ -47,8 +47,8 @@ void mg_px_respond_json(mg_px *px, int status, const char *body, size_t len)
     mg_px_extra_headers(px, &hdrs);
     if (px->up_retry_after[0] && (status == 429 || status == 503))
         mg_buf_printf(&hdrs, "retry-after: %s\r\n", px->up_retry_after);
-    mg_http_respond(px->http, status, "application/json", mg_buf_cstr(&hdrs), body, len);
-    px->rec->bytes_out = (int64_t)px->http->bytes_out;
+    mg_px_client_respond(px, status, "application/json", mg_buf_cstr(&hdrs), body, len);
+    px->rec->bytes_out = (int64_t)mg_px_client_bytes(px);
     mg_buf_free(&hdrs);
     px->http = NULL;
     px->committed = 1;
@@ -76,10 +76,10 @@ void mg_px_fail(mg_px *px, int status, const char *kind, const char *fmt, ...)
          * event so the client never mistakes a cut for a clean end. */
         mg_buf ev = {0};
         mg_px_error_event(px->ep.format, status, kind ? kind : status_kind(status), msg, &ev);
-        mg_http_write(px->http, ev.data, ev.len);
+        mg_px_client_write(px, ev.data, ev.len);
         mg_buf_free(&ev);
-        px->rec->bytes_out = (int64_t)px->http->bytes_out;
-        mg_http_finish(px->http);
+        px->rec->bytes_out = (int64_t)mg_px_client_bytes(px);
+        mg_px_client_finish(px);
         px->http = NULL;
         return;
     }
@@ -199,6 +199,8 @@ static void px_free(mg_px *px)
     mg_buf_free(&px->attempts_json);
     mg_buf_free(&px->out);
     mg_record_free(px->rec);
+    if (px->internal)
+        mg_px_internal_free(px->internal);
     mg_wgen_release(px->gen);
     atomic_fetch_sub(&px->w->stats.active, 1);
     free(px);
@@ -214,9 +216,10 @@ void mg_px_maybe_free(mg_px *px)
     px_free(px);
 }
 
-static void on_client_abort(mg_http_req *req)
+static void on_client_abort(mg_http_req *req) { mg_px_client_gone(req->ud); }
+
+void mg_px_client_gone(mg_px *px)
 {
-    mg_px *px = req->ud;
     px->http = NULL;
     px->client_gone = 1;
     if (!px->rec->status)
@@ -231,9 +234,10 @@ static void on_client_abort(mg_http_req *req)
     mg_px_maybe_free(px);
 }
 
-static void on_client_writable(mg_http_req *req)
+static void on_client_writable(mg_http_req *req) { mg_px_client_ready(req->ud); }
+
+void mg_px_client_ready(mg_px *px)
 {
-    mg_px *px = req->ud;
     if (!px->up_paused)
         return;
     px->up_paused = 0;
@@ -243,7 +247,7 @@ static void on_client_writable(mg_http_req *req)
         mg_mock_resume(px->mock);
 }
 
-void mg_px_handle(struct mg_worker *w, mg_http_req *req, const mg_px_endpoint *ep)
+mg_px *mg_px_create(struct mg_worker *w, mg_http_req *req, const mg_px_endpoint *ep)
 {
     mg_px *px = mg_xcalloc(1, sizeof *px);
     px->w = w;
@@ -267,9 +271,18 @@ void mg_px_handle(struct mg_worker *w, mg_http_req *req, const mg_px_endpoint *e
     r->bytes_in = (int64_t)px->raw_body_len;
     r->worker = w->id;
     r->policy_generation = (int64_t)px->gen->number;
+    return px;
+}
 
+void mg_px_run(mg_px *px)
+{
     if (mg_px_stage_parse(px) == MG_OK && mg_px_stage_route(px) == MG_OK)
         mg_px_stage_upstream(px);
     /* Whether it finished inline or waits on a hook or an upstream. */
     mg_px_maybe_free(px);
+}
+
+void mg_px_handle(struct mg_worker *w, mg_http_req *req, const mg_px_endpoint *ep)
+{
+    mg_px_run(mg_px_create(w, req, ep));
 }

@@ -59,7 +59,7 @@ static int send_to_client(mg_px *px, const char *data, size_t len)
         return MG_OK;
     if (!px->t_first_client_byte)
         px->t_first_client_byte = mg_now_mono();
-    return mg_http_write(px->http, data, len);
+    return mg_px_client_write(px, data, len);
 }
 
 void mg_px_stream_data(mg_px *px, const char *data, size_t len, int *pause)
@@ -95,8 +95,8 @@ void mg_px_stream_end(mg_px *px, int result, const char *errmsg)
             send_to_client(px, px->out.data, px->out.len);
         }
         if (px->http) {
-            px->rec->bytes_out = (int64_t)px->http->bytes_out;
-            mg_http_finish(px->http);
+            px->rec->bytes_out = (int64_t)mg_px_client_bytes(px);
+            mg_px_client_finish(px);
             px->http = NULL;
         }
         return;

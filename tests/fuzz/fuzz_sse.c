@@ -124,7 +124,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         }
         if (whole.events.len != split.events.len ||
-            memcmp(whole.events.data, split.events.data, whole.events.len) != 0) {
+            (whole.events.len && memcmp(whole.events.data, split.events.data, whole.events.len) != 0)) {
             fprintf(stderr, "fuzz_sse: events differ between whole and split parse\n"
                             "--- whole:\n%.*s--- split:\n%.*s",
                     (int)whole.events.len, whole.events.data ? whole.events.data : "",

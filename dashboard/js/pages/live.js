@@ -109,6 +109,7 @@ export function mount(root, ctx) {
         h('span', { class: 'cell num c-cost' }, fmtCost(rec.cost)),
         h('span', { class: 'cell num c-tokens' }, fmtInt(rec.tokens_total))));
     d.dataset.hay = haystack(rec);
+    if (rec.id) d.dataset.id = rec.id;
     if (filter && !d.dataset.hay.includes(filter)) d.hidden = true;
     d.addEventListener('toggle', () => {
       if (d.open && !d.querySelector('.detail')) d.append(h('div', { class: 'detail' }, recordDetail(rec)));

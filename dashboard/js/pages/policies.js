@@ -7,7 +7,8 @@
 
 import { api, post } from '../api.js';
 import { h, setText, clear, copyButton } from '../dom.js';
-import { fmtDateTime, fmtAgo, fmtMs, fmtBytes, fmtInt } from '../format.js';
+import { fmtDateTime, fmtAgo, fmtMs, fmtBytes, fmtInt, fmtTime } from '../format.js';
+import { kpi } from '../components/cards.js';
 
 const POLL_MS = 400;
 const WAIT_MS = 15000;
@@ -38,9 +39,9 @@ export function mount(root, ctx) {
   const errorSlot = h('div', { 'aria-live': 'polite' });
   const restartSlot = h('div');
   const facts = {
-    generation: h('span', { class: 'num' }, '–'),
-    loaded: h('span', { class: 'num' }, '–'),
-    loadMs: h('span', { class: 'num' }, '–'),
+    generation: kpi('Generation', { id: 'generation' }),
+    loaded: kpi('Loaded at', { id: 'loaded-at' }),
+    loadMs: kpi('Load time', { id: 'load-ms' }),
   };
   const filesBody = h('tbody');
   const loadErr = h('div', { class: 'notice err', hidden: true });
@@ -50,10 +51,7 @@ export function mount(root, ctx) {
     loadErr,
     errorSlot,
     restartSlot,
-    h('div', { class: 'cards section' },
-      h('div', { class: 'card' }, h('div', { class: 'label' }, 'Generation'), h('div', { class: 'value', dataset: { kpi: 'generation' } }, facts.generation)),
-      h('div', { class: 'card' }, h('div', { class: 'label' }, 'Loaded at'), h('div', { class: 'sub', style: { fontSize: '1rem' } }, facts.loaded)),
-      h('div', { class: 'card' }, h('div', { class: 'label' }, 'Load time'), h('div', { class: 'value' }, facts.loadMs))),
+    h('div', { class: 'cards section' }, facts.generation.el, facts.loaded.el, facts.loadMs.el),
     h('section', { class: 'section' }, h('h2', null, 'Files'),
       h('p', { class: 'muted small' }, 'Files in policies/ load in name order. Save a file and the gateway reloads by itself; a file that fails to load changes nothing.'),
       h('div', { class: 'table-wrap' }, h('table', null,
@@ -65,9 +63,9 @@ export function mount(root, ctx) {
 
   function render(p) {
     last = p;
-    setText(facts.generation, fmtInt(p.generation));
-    setText(facts.loaded, p.loaded_at_ms ? `${fmtDateTime(p.loaded_at_ms)} (${fmtAgo(p.loaded_at_ms)})` : '–');
-    setText(facts.loadMs, p.load_ms !== undefined && p.load_ms !== null ? fmtMs(p.load_ms) : '–');
+    facts.generation.set(fmtInt(p.generation), '');
+    facts.loaded.set(p.loaded_at_ms ? fmtTime(p.loaded_at_ms) : '–', p.loaded_at_ms ? `${fmtDateTime(p.loaded_at_ms).slice(0, 10)} · ${fmtAgo(p.loaded_at_ms)}` : '');
+    facts.loadMs.set(p.load_ms !== undefined && p.load_ms !== null ? fmtMs(p.load_ms) : '–', '');
 
     clear(errorSlot);
     if (p.last_error) {

@@ -1,0 +1,1 @@
+error(os.getenv("FUZZ_API_KEY"))

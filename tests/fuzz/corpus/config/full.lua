@@ -1,0 +1,21 @@
+return {
+  listen = "[::1]:18080",
+  listen_tls = { addr = "127.0.0.1:8443", cert = "c.pem", key = "k.pem" },
+  db = ":memory:", policies = "pol", workers = 4,
+  admin_token = os.getenv("FUZZ_API_KEY"), access_log = false, log_level = "debug",
+  limits = { max_header_bytes = 1024, max_headers = 1, max_body_bytes = 1024,
+             header_timeout = 0.1, body_timeout = 0.1, keepalive_timeout = 0, shutdown_grace = 0 },
+  store = { flush_interval = 0.01, queue_capacity = 16, retention_days = 0, previews = true },
+  proxy = { max_attempts = 10, default_max_tokens = 1 },
+  providers = {
+    { name = "a.b-c_d", format = "openai", base_url = "http://127.0.0.1:1/v1", api_key = os.getenv("FUZZ_API_KEY"),
+      models = { "gpt-4o-mini", "m@1", "m:2" }, timeouts = { connect = 0.1, first_byte = 0.1, idle = 0.1, total = 0.1 },
+      headers = { ["X-A"] = "b", ["x-b"] = os.getenv("FUZZ_API_KEY") },
+      breaker = { failure_threshold = 1, cooldown = 0, half_open_probes = 100 }, tags = { "t" } },
+    { name = "g", format = "gemini", base_url = "https://x/", models = { "gemini-2.5-pro" } },
+    { name = "r", format = "responses", base_url = "https://x", models = { "o3" } },
+    { name = "an", format = "anthropic", base_url = "https://x", models = { "claude-sonnet-4-5" }, mock = { speed = 0 } },
+  },
+  models = { ["m@1"] = { vendor = "local", input = 1, output = 2, cached_read = 0.5, cache_write = 3,
+                         reasoning = 4, context = 1000, max_output = 10 } },
+}

@@ -1,0 +1,1 @@
+return { providers = { { name = "m", format = "mock", models = { "x" } } } }
