@@ -12,7 +12,9 @@ ROOT=$(pwd)
 PACKAGES="build-essential cmake pkg-config ca-certificates curl openssl \
 libluajit2-5.1-dev luajit2 libev-dev libcurl4-openssl-dev libsqlite3-dev lua-cjson-dev \
 libssl-dev libhttp-parser-dev libjansson-dev"
-TEST_PACKAGES="nodejs npm chromium"
+# Tests add: a browser for the dashboard, sqlite3 to read the database,
+# clang for the fuzzers.
+TEST_PACKAGES="chromium sqlite3 clang libclang-rt-14-dev"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
@@ -30,11 +32,10 @@ missing_packages() {
 
 setup() {
     want="$PACKAGES"
-    if [ "${1:-}" = test ]; then
-        want="$want chromium sqlite3"
-        # Node.js: Debian 12's own (18.19) unless a newer one is already here.
-        command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || want="$want nodejs npm"
-    fi
+    [ "${1:-}" = test ] && want="$want $TEST_PACKAGES"
+    # Node.js (dashboard assets, test tools): Debian 12's own 18.19 unless
+    # a newer one is already installed.
+    command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || want="$want nodejs npm"
     # shellcheck disable=SC2086
     miss=$(missing_packages $want)
     if [ -n "$miss" ]; then
@@ -43,11 +44,11 @@ setup() {
         # shellcheck disable=SC2086
         DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends $miss
     fi
-    if [ "${1:-}" = test ] && { [ ! -f node_modules/.package-lock.json ] ||
-        [ package-lock.json -nt node_modules/.package-lock.json ]; }; then
-        say "installing npm test tools (npm ci)"
+    if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+        say "installing npm packages from package-lock.json (npm ci)"
         npm ci --no-audit --no-fund
     fi
+    sh dashboard/build.sh
 }
 
 build() {
