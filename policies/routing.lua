@@ -4,14 +4,15 @@
 --
 -- What it does:
 --   1. resolves model aliases (edit `aliases` below);
---   2. sends the request to every configured provider that serves the
---      model, in config order, healthy ones first (failover);
---   3. when the shared flag routing.cheap_small is on, sends short prompts
+--   2. when the shared flag routing.cheap_small is on, sends short prompts
 --      to the cheapest configured model that fits, keeping the asked-for
 --      model as the fallback. It is off by default; an insight action (or
 --      you) turns it on:  mg.shared.dict("routing"):set("cheap_small", true)
---
--- Returning nil lets the gateway route by itself (the model's provider).
+--   3. otherwise returns nil: the gateway then routes by itself, to every
+--      configured provider that serves the model, in config order, skipping
+--      providers whose circuit breaker is open or that an operator disabled.
+--      ("provider/model" names one provider.) Returning nil is also the
+--      fast path: no tables are built for the common case.
 -- Reference: docs/lua-api.md. More examples: examples/policies/.
 
 local select = require("moongate.select")
@@ -35,15 +36,17 @@ end
 
 return {
   route = function(req)
-    if not req.model then return nil end
-    local model = select.alias(req.model, aliases)
-    local provider = select.parse(model)
-    if provider then return model end -- the client (or an alias) named one
+    local asked = req.model
+    if not asked then return nil end
+    local model = aliases[asked] and select.alias(asked, aliases) or asked
+    local cheap = flags:get("cheap_small") and (req.tokens_in or 0) < SMALL_PROMPT_TOKENS
+    if not cheap then
+      if model == asked then return nil end -- the gateway's own routing
+      return model -- an alias: "model" or "provider/model"
+    end
+    if select.parse(model) then return model end -- the client named a provider
     local targets = select.healthy(select.for_model(model))
     if #targets == 0 then return nil end -- unknown model: the gateway answers
-    if flags:get("cheap_small") and (req.tokens_in or 0) < SMALL_PROMPT_TOKENS then
-      return cheap_first(req, targets)
-    end
-    return targets
+    return cheap_first(req, targets)
   end,
 }
