@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../core/log.h"
 #include "px-t.h"
@@ -122,6 +123,27 @@ static void build_headers(mg_px *px, const mg_provider_cfg *p)
     }
     for (size_t i = 0; i < p->nheaders; i++)
         add_header(px, p->headers[i].name, p->headers[i].value, strlen(p->headers[i].value));
+}
+
+/* Headers before_upstream set: replace same-named ones, NULL removes. */
+static void apply_hook_headers(mg_px *px)
+{
+    for (size_t h = 0; h < px->nhook_headers; h++) {
+        const mg_kv *kv = &px->hook_headers[h];
+        size_t nlen = strlen(kv->name);
+        if (strpbrk(kv->name, "\r\n:") || (kv->value && strpbrk(kv->value, "\r\n")))
+            continue; /* no header injection through a policy */
+        for (size_t i = 0; i < px->nup_headers;) {
+            if (strncasecmp(px->up_headers[i], kv->name, nlen) == 0 && px->up_headers[i][nlen] == ':') {
+                free(px->up_headers[i]);
+                px->up_headers[i] = px->up_headers[--px->nup_headers];
+            } else {
+                i++;
+            }
+        }
+        if (kv->value)
+            add_header(px, kv->name, kv->value, strlen(kv->value));
+    }
 }
 
 static void build_url(mg_px *px, const mg_provider_cfg *p, const char *model)
@@ -260,10 +282,12 @@ static int start_attempt(mg_px *px, const mg_px_target *t)
     } else {
         build_body(px, t->model, &body, &len);
     }
+    mg_px_hook_before_upstream(px, &body, &len);
     if (p->format == MG_FMT_MOCK)
         return start_mock(px, p, body, len);
     build_url(px, p, t->model);
     build_headers(px, p);
+    apply_hook_headers(px);
     mg_up_request ureq = {
         .method = "POST", .url = px->url,
         .headers = (const char *const *)px->up_headers, .nheaders = px->nup_headers,

@@ -23,8 +23,6 @@ void mg_px_note_attempt(mg_px *px, int status, const char *result)
     mg_buf_printf(a, ",\"duration_ms\":%.3f}", (mg_now_mono() - px->t_up_start) * 1e3);
 }
 
-static int status_retryable(int status) { return status == 429 || status >= 500; }
-
 static void transport_failure(mg_px *px, int result, const char *errmsg)
 {
     const char *name = mg_up_result_name(result);
@@ -36,6 +34,17 @@ static void transport_failure(mg_px *px, int result, const char *errmsg)
              px->cur->provider->name, name, errmsg && *errmsg ? ": " : "",
              errmsg ? errmsg : "");
     mg_px_note_attempt(px, 0, name);
+}
+
+/* The non-streaming answer, after the on_response hook had its say. */
+static void respond_final(mg_px *px, mg_buf *body)
+{
+    mg_buf extra = {0};
+    mg_px_hook_on_response(px, body, &extra);
+    px->extra_client_headers = extra.len ? mg_buf_cstr(&extra) : NULL;
+    mg_px_respond_json(px, px->up_status, body->data ? body->data : "", body->len);
+    px->extra_client_headers = NULL;
+    mg_buf_free(&extra);
 }
 
 static void finish_json(mg_px *px)
@@ -54,27 +63,35 @@ static void finish_json(mg_px *px)
                        px->cur->provider->name, err);
             return;
         }
-        mg_px_respond_json(px, px->up_status, client.data ? client.data : "", client.len);
+        respond_final(px, &client);
         mg_buf_free(&client);
         return;
     }
-    mg_px_respond_json(px, px->up_status, px->up_body.data ? px->up_body.data : "",
-                       px->up_body.len);
+    respond_final(px, &px->up_body);
 }
 
-static void report_breaker(mg_px *px, int result)
+/* Whether the attempt moves on to the next target and whether it counts
+ * against the provider's breaker: upstream faults (transport errors, 5xx,
+ * 429) do by default; a classify_error hook may decide otherwise. */
+static void classify(mg_px *px, int result, int *retry)
 {
-    if (!px->breaker_pending)
-        return;
+    int failed = result != MG_UP_OK || px->up_status >= 400;
     int fault = result != MG_UP_OK || px->up_status >= 500 || px->up_status == 429;
-    mg_breaker_report(px->w->gw->breakers, px->cur->provider, fault, mg_now_mono());
-    px->breaker_pending = 0;
+    int breaker = fault;
+    *retry = fault;
+    if (failed && !px->committed)
+        mg_px_hook_classify(px, result, retry, &breaker);
+    if (px->breaker_pending) {
+        mg_breaker_report(px->w->gw->breakers, px->cur->provider, breaker, mg_now_mono());
+        px->breaker_pending = 0;
+    }
 }
 
 void mg_px_attempt_done(mg_px *px, int result, const char *errmsg)
 {
     px->rec->upstream_status = px->up_status;
-    report_breaker(px, result);
+    int retry;
+    classify(px, result, &retry);
     if (px->committed) {
         mg_px_note_attempt(px, px->up_status, result == MG_UP_OK ? "ok" : mg_up_result_name(result));
         mg_px_stream_end(px, result, errmsg);
@@ -85,6 +102,8 @@ void mg_px_attempt_done(mg_px *px, int result, const char *errmsg)
         return;
     if (result != MG_UP_OK) {
         transport_failure(px, result, errmsg);
+        if (!retry)
+            px->next_target = px->ntargets;
         mg_px_stage_upstream(px);
         return;
     }
@@ -95,12 +114,9 @@ void mg_px_attempt_done(mg_px *px, int result, const char *errmsg)
         snprintf(px->last_fail_msg, sizeof px->last_fail_msg, "provider '%s' answered %d",
                  px->cur->provider->name, px->up_status);
         mg_px_note_attempt(px, px->up_status, "http_error");
-        if (status_retryable(px->up_status) && px->next_target < px->ntargets)
-            mg_px_stage_upstream(px);
-        else {
-            px->next_target = px->ntargets;
-            mg_px_stage_upstream(px);
-        }
+        if (!retry)
+            px->next_target = px->ntargets; /* the client's answer: no failover */
+        mg_px_stage_upstream(px);
         return;
     }
     if (px->stream && !strstr(px->up_ctype, "event-stream") && px->up_status < 300) {

@@ -58,6 +58,10 @@ struct mg_px {
     char up_retry_after[32];
     mg_buf up_body;               /* buffered body: non-stream or error */
     mg_buf send_body;             /* body sent upstream when rewritten */
+    mg_buf hook_body;             /* body before_upstream replaced */
+    mg_kv *hook_headers;          /* headers before_upstream set (owned) */
+    const char *extra_client_headers; /* on_response's, during respond */
+    size_t nhook_headers;
     char *url;
     char **up_headers;            /* "Name: value" strings */
     size_t nup_headers;
@@ -133,5 +137,10 @@ void mg_px_convert_close(mg_px *px);
 void mg_px_note_attempt(mg_px *px, int status, const char *result);
 int mg_px_route_add(mg_px *px, const char *entry);
 void mg_px_route_cancel(mg_px *px); /* client gone while a hook waits */
+void mg_px_fill_lua_req(mg_px *px);
+/* hooks.c: the synchronous policy hooks around an attempt. */
+void mg_px_hook_before_upstream(mg_px *px, const char **body, size_t *len);
+int mg_px_hook_on_response(mg_px *px, mg_buf *body, mg_buf *extra_headers);
+void mg_px_hook_classify(mg_px *px, int result, int *retry, int *breaker);
 
 #endif

@@ -47,6 +47,8 @@ void mg_px_respond_json(mg_px *px, int status, const char *body, size_t len)
     mg_px_extra_headers(px, &hdrs);
     if (px->up_retry_after[0] && (status == 429 || status == 503))
         mg_buf_printf(&hdrs, "retry-after: %s\r\n", px->up_retry_after);
+    if (px->extra_client_headers)
+        mg_buf_append_str(&hdrs, px->extra_client_headers);
     mg_px_client_respond(px, status, "application/json", mg_buf_cstr(&hdrs), body, len);
     px->rec->bytes_out = (int64_t)mg_px_client_bytes(px);
     mg_buf_free(&hdrs);
@@ -196,6 +198,12 @@ static void px_free(mg_px *px)
     free(px->model);
     mg_buf_free(&px->up_body);
     mg_buf_free(&px->send_body);
+    mg_buf_free(&px->hook_body);
+    for (size_t i = 0; i < px->nhook_headers; i++) {
+        free(px->hook_headers[i].name);
+        free(px->hook_headers[i].value);
+    }
+    free(px->hook_headers);
     mg_buf_free(&px->attempts_json);
     mg_buf_free(&px->out);
     mg_record_free(px->rec);

@@ -125,7 +125,7 @@ static void on_route_done(mg_lua_call *c, void *ud)
         mg_px_maybe_free(px);
 }
 
-static void fill_lua_req(mg_px *px)
+void mg_px_fill_lua_req(mg_px *px)
 {
     mg_lua_req *l = &px->lreq;
     mg_http_req *h = px->http;
@@ -157,7 +157,7 @@ int mg_px_stage_route(mg_px *px)
         px->t_route_done = mg_now_mono();
         return default_route(px);
     }
-    fill_lua_req(px);
+    mg_px_fill_lua_req(px);
     px->state = MG_PX_ST_ROUTE;
     px->in_route_call = 1;
     px->lcall = mg_lua_call_route(lua, &px->lreq, on_route_done, px);

@@ -131,3 +131,38 @@ test('failover to the second provider, breaker opens after the threshold and clo
     await stop(gw.proc); await stop(good.proc); await stop(flaky?.proc);
   }
 });
+
+test('before_upstream, on_response and classify_error hooks shape the attempt', async () => {
+  const mock = await startMock(['--speed', '0']);
+  const gw = await startGateway({
+    providers: `
+      { name = "first", format = "openai", base_url = "${mock.url}/v1", api_key = "x", models = { "m" }, headers = { ["x-mock-fault"] = "500" } },
+      { name = "second", format = "openai", base_url = "${mock.url}/v1", api_key = "x", models = { "m" } },`,
+    policies: {
+      'hooks.lua': `return {
+        before_upstream = function(req, target)
+          if req.headers["x-test-echo"] then
+            return { headers = { ["x-mock-echo"] = "1", ["x-policy-tag"] = target.provider } }
+          end
+        end,
+        on_response = function(req, res)
+          if req.headers["x-test-rewrite"] then
+            return { headers = { ["x-rewritten"] = "yes" } }
+          end
+        end,
+        classify_error = function(res)
+          if res.status == 500 and res.provider == "first" then return { retry = false } end
+        end,
+      }`,
+    },
+  });
+  try {
+    const body = { model: 'm', messages: [{ role: 'user', content: 'x' }] };
+    const noRetry = await post(`${gw.url}/v1/chat/completions`, body);
+    assert.equal(noRetry.status, 500, 'classify_error said: do not fail over');
+    const direct = await post(`${gw.url}/v1/chat/completions`, { ...body, model: 'second/m' }, { 'x-test-echo': '1', 'x-test-rewrite': '1' });
+    assert.equal(direct.status, 200, direct.text);
+    assert.match(direct.json.choices[0].message.content, /x-policy-tag/i, 'before_upstream added headers upstream');
+    assert.equal(direct.headers.get('x-rewritten'), 'yes', 'on_response added a response header');
+  } finally { await stop(gw.proc); await stop(mock.proc); }
+});
