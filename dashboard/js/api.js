@@ -23,7 +23,11 @@ const ENV_KEY = 'mg.env';
 export const prefs = {
   env: (() => { try { return localStorage.getItem(ENV_KEY) || ''; } catch { return ''; } })(),
 };
-export const bus = new EventTarget(); // 'envchange'
+export const bus = new EventTarget(); // 'envchange', 'envseen' (detail: name)
+// Pages report environment names they meet, for the top bar's suggestions.
+export function seenEnvironment(env) {
+  if (env) bus.dispatchEvent(new CustomEvent('envseen', { detail: String(env) }));
+}
 export function setEnv(env) {
   env = (env || '').trim();
   if (env === prefs.env) return;

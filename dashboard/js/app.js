@@ -177,6 +177,7 @@ function wireEnvironment() {
   input.addEventListener('change', () => { setEnv(input.value); remember(prefs.env); });
   input.addEventListener('keydown', (e) => { if (e.key === 'Enter') input.blur(); });
   events.on('request_event', (r) => remember(r && r.environment));
+  bus.addEventListener('envseen', (e) => remember(e.detail));
 }
 
 async function boot() {

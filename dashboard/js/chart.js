@@ -68,8 +68,8 @@ class Chart {
       series.push({
         label: s.label,
         stroke: color,
-        width: cfg.spark ? 1.25 : 1.5,
-        fill: s.fill === false ? undefined : withAlpha(color, s.bars ? 0.55 : 0.12),
+        width: s.bars ? 0 : cfg.spark ? 1.25 : 1.5,
+        fill: s.fill === false ? undefined : withAlpha(color, s.bars ? 0.75 : 0.12),
         paths: s.bars ? uPlot.paths.bars({ size: [0.7, 60], gap: 1 }) : undefined,
         points: { show: false },
         value: (u, v) => (v == null ? '–' : (s.fmt || yFmt)(v)),

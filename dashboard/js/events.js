@@ -8,11 +8,12 @@
 //
 // Cost of a live update: window.__mgLastUpdateMs is the time spent in the
 // last metrics_update (parse + every listener); window.__mgUpdateStats
-// keeps count, total and max for tests and curious users.
+// keeps count, total, max and the last 120 costs (recent) for tests and
+// curious users.
 
 import { api } from './api.js';
 
-const WATCHDOG_MS = 10000;
+const WATCHDOG_MS = 6000;
 const BACKOFF_MIN_MS = 1000;
 const BACKOFF_MAX_MS = 30000;
 
@@ -26,7 +27,7 @@ let running = false;
 let lastMetrics = null;
 
 window.__mgLastUpdateMs = 0;
-window.__mgUpdateStats = { count: 0, totalMs: 0, maxMs: 0 };
+window.__mgUpdateStats = { count: 0, totalMs: 0, maxMs: 0, recent: [] }; // recent: last 120 costs
 
 export function on(type, fn) {
   if (!listeners.has(type)) listeners.set(type, new Set());
@@ -72,6 +73,8 @@ function onMetrics(ev) {
   window.__mgLastUpdateMs = dt;
   const st = window.__mgUpdateStats;
   st.count++; st.totalMs += dt; if (dt > st.maxMs) st.maxMs = dt;
+  st.recent.push(dt);
+  if (st.recent.length > 120) st.recent.shift();
 }
 
 function onRequest(ev) {

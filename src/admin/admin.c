@@ -176,15 +176,17 @@ static void respond_logout(mg_worker *w, mg_http_req *req)
 
 /* Cookie sessions: valid id, and POSTs carry x-moongate-csrf (a header a
  * cross-site form or image cannot add). */
-static int session_ok(mg_worker *w, mg_http_req *req, const char **why)
+static int session_ok(mg_worker *w, mg_http_req *req, int *status, const char **why)
 {
     size_t n;
     const char *id = mg_admin_session_cookie(req, &n);
     if (!id || !mg_sessions_valid(w->gw->sessions, id, n)) {
+        *status = 401;
         *why = "session expired: log in again";
         return 0;
     }
     if (strcmp(req->method, "GET") != 0 && !mg_http_header(req, "x-moongate-csrf", &n)) {
+        *status = 403;
         *why = "state-changing calls from the dashboard need the x-moongate-csrf header";
         return 0;
     }
@@ -327,8 +329,8 @@ void mg_admin_handle(mg_worker *w, mg_http_req *req)
     int status;
     const char *why;
     int rc = mg_admin_guard(req, w->gw->admin_token, &status, &why);
-    if (rc == MG_AGAIN && !session_ok(w, req, &why)) {
-        respond_error(req, 401, why);
+    if (rc == MG_AGAIN && !session_ok(w, req, &status, &why)) {
+        respond_error(req, status, why);
         return;
     }
     if (rc == MG_ERR) {

@@ -1,6 +1,7 @@
 /* static.c — in-memory static files for /dashboard/ (see static.h), with
- * content types, ETags (304 on If-None-Match) and cache headers: HTML is
- * revalidated on every load, everything else cached for an hour. */
+ * content types, ETags (304 on If-None-Match) and cache headers: every
+ * file is revalidated on each load (the URLs carry no version, so an
+ * upgrade must never mix a new page with old modules); a 304 costs little. */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,7 +137,7 @@ void mg_static_serve(const mg_static *s, mg_http_req *req, const char *subpath)
     int html = strncmp(f->type, "text/html", 9) == 0;
     snprintf(hdrs, sizeof hdrs,
              "ETag: %s\r\nCache-Control: %s\r\nX-Content-Type-Options: nosniff\r\n%s", f->etag,
-             html ? "no-cache" : "public, max-age=3600",
+             "no-cache",
              html ? "Content-Security-Policy: default-src 'self'; img-src 'self' data:; "
                     "style-src 'self' 'unsafe-inline'\r\nX-Frame-Options: DENY\r\n"
                   : "");

@@ -268,6 +268,8 @@ static int start_attempt(mg_px *px, const mg_px_target *t)
     px->up_format = p->format == MG_FMT_MOCK ? px->ep.format : p->format;
     px->attempts++;
     px->t_up_start = mg_now_mono();
+    if (!px->t_first_attempt)
+        px->t_first_attempt = px->t_up_start;
     px->t_first_up_byte = px->t_last_up_byte = 0;
     memset(&px->usage, 0, sizeof px->usage);
     px->content_bytes = 0;

@@ -78,7 +78,7 @@ struct mg_px {
     int client_gone;
     int up_paused;
     long pauses;
-    double t_start, t_route_done, t_up_start, t_first_up_byte, t_last_up_byte;
+    double t_start, t_route_done, t_first_attempt, t_up_start, t_first_up_byte, t_last_up_byte;
     double t_first_client_byte;
     mg_buf attempts_json;
     int attempts;

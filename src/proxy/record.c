@@ -67,7 +67,7 @@ static void fill_timings(mg_px *px, mg_record *r)
 {
     double end = mg_now_mono();
     r->duration_ms = (end - px->t_start) * 1e3;
-    double first_up = px->t_up_start ? px->t_up_start : end;
+    double first_up = px->t_first_attempt ? px->t_first_attempt : end;
     r->gateway_ms = (first_up - px->t_start) * 1e3;
     if (px->t_first_up_byte && px->t_last_up_byte >= px->t_first_up_byte)
         r->generation_ms = (px->t_last_up_byte - px->t_first_up_byte) * 1e3;

@@ -3,9 +3,9 @@
 // Disable/Enable. Rows are updated in place on refresh, so a keyboard
 // user's focus stays on the button they were using.
 
-import { api, post } from '../api.js';
+import { api, post, analytics, listOf } from '../api.js';
 import { h, setText, toast } from '../dom.js';
-import { fmtMs } from '../format.js';
+import { fmtMs, fmtInt, fmtPct, fmtAgo, num } from '../format.js';
 
 const BREAKER = {
   closed: ['ok', 'closed'],
@@ -24,11 +24,12 @@ export function providersPanel(ctx) {
     h('thead', null, h('tr', null,
       h('th', null, 'Provider'), h('th', { class: 'hide-sm' }, 'Format'), h('th', { class: 'hide-sm' }, 'Models'),
       h('th', { class: 'hide-sm' }, 'Key'), h('th', null, 'Breaker'), h('th', null, 'State'),
+      h('th', { class: 'hide-sm', title: 'Requests and error rate in the last hour (analytics)' }, 'Last hour'),
       h('th', null, 'Actions'), h('th', null, 'Last test'))),
     body);
   const status = h('p', { class: 'muted small', role: 'status' });
   const el = h('div', null, h('div', { class: 'table-wrap' }, table), status);
-  const empty = h('tr', null, h('td', { colspan: 8, class: 'muted' }, 'No providers configured.'));
+  const empty = h('tr', null, h('td', { colspan: 9, class: 'muted' }, 'No providers configured.'));
   const rows = new Map(); // name → { tr, breaker, state, toggle, test, result, provider }
   let last = [];
 
@@ -96,17 +97,37 @@ export function providersPanel(ctx) {
       key: h('span'),
       format: h('span'),
       result: h('span', { class: 'pill', title: '' }, '–'),
+      hour: h('span', { class: 'num' }, '–'),
     };
     row.test = h('button', { type: 'button', 'aria-label': `Test provider ${p.name}`, onclick: () => test(row) }, 'Test');
     row.toggle = h('button', { type: 'button', onclick: () => toggle(row) }, 'Disable');
     row.tr = h('tr', { dataset: { provider: p.name } },
       h('td', null, h('strong', null, p.name), p.base_url ? h('div', { class: 'muted small mono' }, p.base_url) : null),
       h('td', { class: 'hide-sm' }, row.format), h('td', { class: 'hide-sm' }, row.models), h('td', { class: 'hide-sm' }, row.key),
-      h('td', null, row.breaker), h('td', null, row.state),
+      h('td', null, row.breaker), h('td', null, row.state), h('td', { class: 'hide-sm' }, row.hour),
       h('td', null, h('div', { class: 'actions' }, row.test, row.toggle)),
       h('td', null, row.result));
     update(row, p);
     return row;
+  }
+
+  // analytics/providers: last hour per provider, or null when not available.
+  let health = null;
+  function renderHealth(row) {
+    const a = health && health.get(row.provider.name);
+    if (!a) {
+      setText(row.hour, health ? 'no requests' : '–');
+      row.hour.title = '';
+      row.hour.className = 'num muted';
+      return;
+    }
+    const rate = num(a.error_rate);
+    setText(row.hour, `${fmtInt(a.requests)} req · ${fmtPct(rate)} err`);
+    row.hour.className = `num ${rate >= 0.25 ? 'st err' : rate >= 0.05 ? 'st warn' : ''}`;
+    const parts = [];
+    if (a.last_success_ms) parts.push(`last success ${fmtAgo(a.last_success_ms)}`);
+    if (a.last_failure_ms) parts.push(`last failure ${fmtAgo(a.last_failure_ms)}${a.last_error ? `: ${a.last_error}` : ''}`);
+    row.hour.title = parts.join('\n');
   }
 
   function render(list) {
@@ -118,14 +139,18 @@ export function providersPanel(ctx) {
       if (!row) { row = makeRow(p); rows.set(p.name, row); }
       else update(row, p);
       body.append(row.tr); // keeps config order; moving a row keeps its focus
+      renderHealth(row);
     }
     if (list.length) empty.remove();
     else body.append(empty);
   }
 
   async function refresh() {
+    const hour = analytics('providers', {}, { signal: ctx.signal }).then(
+      (j) => new Map(listOf(j, 'providers').map((a) => [a.provider, a])), () => null);
     try {
       const j = await api('/api/providers', { signal: ctx.signal });
+      health = await hour;
       render(Array.isArray(j && j.providers) ? j.providers : []);
       setText(status, '');
     } catch (e) {

@@ -77,19 +77,30 @@ function attemptsList(rec) {
 }
 
 // Phases in order. ttfb is counted from the upstream call, so it includes
-// connect; the "wait" bar is what remains of it after connecting.
+// connect; the "wait" bar is what remains of it after connecting. On a
+// failover the failed attempts come before the final one; the host counts
+// them inside gateway_ms (its clock for "gateway" stops when the final
+// attempt starts), so they are taken out of it and shown on their own.
 export function phases(rec) {
-  const g = Math.max(0, num(rec.gateway_ms) || 0);
+  const list = parseAttempts(rec);
+  let earlier = 0;
+  if (Array.isArray(list) && list.length > 1) {
+    for (const a of list.slice(0, -1)) earlier += Math.max(0, num(a && a.duration_ms) || 0);
+  }
+  let g = Math.max(0, num(rec.gateway_ms) || 0);
+  if (earlier && g >= earlier) g -= earlier;
   const c = Math.max(0, num(rec.connect_ms) || 0);
   const t = Math.max(0, num(rec.ttfb_ms) || 0);
   const gen = Math.max(0, num(rec.generation_ms) || 0);
   const wait = t >= c ? t - c : t;
-  return [
-    { key: 'gateway', label: 'gateway', start: 0, ms: g, shown: rec.gateway_ms },
-    { key: 'connect', label: 'connect', start: g, ms: c, shown: rec.connect_ms },
-    { key: 'wait', label: 'wait (ttfb)', start: g + c, ms: wait, shown: rec.ttfb_ms },
-    { key: 'generation', label: 'generation', start: g + c + wait, ms: gen, shown: rec.generation_ms },
-  ];
+  const out = [{ key: 'gateway', label: 'gateway', start: 0, ms: g, shown: earlier ? g : rec.gateway_ms }];
+  if (earlier) out.push({ key: 'failed', label: 'failed attempts', start: g, ms: earlier, shown: earlier });
+  const s0 = g + earlier;
+  out.push(
+    { key: 'connect', label: 'connect', start: s0, ms: c, shown: rec.connect_ms },
+    { key: 'wait', label: 'wait (ttfb)', start: s0 + c, ms: wait, shown: rec.ttfb_ms },
+    { key: 'generation', label: 'generation', start: s0 + c + wait, ms: gen, shown: rec.generation_ms });
+  return out;
 }
 
 export function waterfall(rec) {

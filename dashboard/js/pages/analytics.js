@@ -11,6 +11,7 @@ import { h, setText, clear, notAvailable } from '../dom.js';
 import { fmtCount, fmtCost, fmtMs, fmtPct, fmtInt, num } from '../format.js';
 import { kpi } from '../components/cards.js';
 import { createChart } from '../chart.js';
+import { errorsPanel, leaderboardPanel } from '../components/breakdowns.js';
 
 const STATUSES = ['success', 'error', 'refused', 'rate_limited', 'timeout', 'cancelled'];
 const REFRESH_MS = 30000;
@@ -100,6 +101,9 @@ export function mount(root, ctx) {
       h('th', { class: 'r' }, 'Cost'), h('th', { class: 'r hide-sm' }, 'Tokens'), h('th', { class: 'r' }, 'Avg latency'), h('th', { class: 'r' }, 'Error rate'))),
     modelsBody));
 
+  const errorsBox = errorsPanel();
+  const board = leaderboardPanel();
+
   root.append(
     h('div', { class: 'page-head' }, h('h1', null, 'Analytics'), state),
     h('div', { class: 'toolbar' },
@@ -108,9 +112,10 @@ export function mount(root, ctx) {
     summaryNa,
     h('div', { class: 'cards' }, Object.values(c).map((k) => k.el)),
     h('div', { class: 'grid-2 section' }, volume.el, cost.el),
-    h('div', { class: 'grid-2 section' },
+    h('div', { class: 'grid-1-2 section' },
       h('div', { class: 'panel' }, h('h2', null, 'Latency percentiles'), h('p', { class: 'muted small' }, 'Request duration over the range'), latGrid),
       h('div', { class: 'panel' }, h('h2', null, 'Models'), h('p', { class: 'muted small' }, 'Click a model to filter by it.'), modelsWrap)),
+    h('div', { class: 'grid-2 section' }, errorsBox.el, board.el),
   );
 
   // ---- charts (uPlot loads on first use) ----
@@ -151,10 +156,19 @@ export function mount(root, ctx) {
     modelSel.sel.value = f.model;
     if (f.model && modelSel.sel.value !== f.model) modelSel.fill(knownModels, f.model);
     statusSel.sel.value = f.status;
-    csv.href = analyticsUrl('export', { format: 'csv', ...filters() });
-    json.href = analyticsUrl('export', { format: 'json', ...filters() });
+    exportLinks();
     setText(volume.note, `per ${RANGES[f.range].bucket}`);
     setText(cost.note, `per ${RANGES[f.range].bucket}`);
+  }
+
+  // The range ends "now" when the link is used, not when it was drawn.
+  function exportLinks() {
+    csv.href = analyticsUrl('export', { format: 'csv', ...filters() });
+    json.href = analyticsUrl('export', { format: 'json', ...filters() });
+  }
+  for (const a of [csv, json]) {
+    a.addEventListener('pointerdown', exportLinks);
+    a.addEventListener('focus', exportLinks);
   }
 
   function setFilter(patch) {
@@ -248,10 +262,10 @@ export function mount(root, ctx) {
       const name = m.model ?? '(none)';
       const active = f.model && f.model === m.model;
       modelsBody.append(h('tr', { class: 'clickable', 'aria-selected': active ? 'true' : undefined },
-        h('td', null, h('button', {
+        h('td', null, m.model ? h('button', {
           type: 'button', class: 'link', title: active ? 'Remove this model filter' : 'Filter by this model',
-          onclick: () => setFilter({ model: active ? '' : (m.model || '') }),
-        }, active ? `${name} ✕` : name)),
+          onclick: () => setFilter({ model: active ? '' : m.model }),
+        }, active ? `${name} ✕` : name) : h('span', { class: 'muted', title: 'Requests that never reached a model' }, name)),
         h('td', { class: 'r num' }, fmtInt(m.requests)),
         h('td', { class: 'hide-sm' }, h('span', { class: 'share', style: { width: `${Math.max(2, ((num(m.requests) || 0) / total) * 80)}px` } })),
         h('td', { class: 'r num' }, fmtCost(m.cost)),
@@ -269,12 +283,14 @@ export function mount(root, ctx) {
     const q = filters();
     const bucket = RANGES[f.range].bucket;
     const opts = { signal: ctx.signal };
-    const [summary, reqs, errs, costs, models] = await Promise.all([
+    const [summary, reqs, errs, costs, models, errorGroups, leaders] = await Promise.all([
       settle(analytics('summary', q, opts)),
       settle(analytics('timeseries', { ...q, metric: 'requests', bucket }, opts)),
       settle(analytics('timeseries', { ...q, metric: 'errors', bucket }, opts)),
       settle(analytics('timeseries', { ...q, metric: 'cost', bucket }, opts)),
       settle(analytics('models', q, opts)),
+      settle(analytics('errors', { ...q, limit: 10 }, opts)),
+      settle(analytics('leaderboard', { ...q, limit: 5 }, opts)),
     ]);
     if (my !== seq || !ctx.alive()) return;
     loading = false;
@@ -282,6 +298,8 @@ export function mount(root, ctx) {
     renderSeries(volume, volumeChart, 'volume', [reqs, errs]);
     renderSeries(cost, costChart, 'cost', [costs]);
     renderModels(models);
+    errorsBox.render(errorGroups);
+    board.render(leaders);
     setText(state, `updated ${new Date().toLocaleTimeString()}`);
   }
 

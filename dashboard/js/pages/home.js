@@ -15,7 +15,7 @@ import { fmtCount, fmtCost, fmtDuration, fmtPct, fmtRate, fmtInt, num } from '..
 import { kpi } from '../components/cards.js';
 import { providersPanel } from '../components/providers.js';
 import { firstRunPanel } from '../components/firstrun.js';
-import { latestMetrics } from '../events.js';
+import { latestMetrics, connectionState } from '../events.js';
 
 const WINDOW_S = 60;
 const MIN_REQUESTS_FOR_RATE = 10;
@@ -182,7 +182,9 @@ export function mount(root, ctx) {
   loadAll();
   ctx.on('metrics_update', onMetrics);
   ctx.on('reload', () => loadPolicies().then(renderHealth));
-  ctx.on('state', (st) => { if (st === 'connected') loadAll(); });
+  // Back after a drop: what happened meanwhile is only in the API.
+  let lastState = connectionState() === 'reconnecting' ? 'reconnecting' : 'connected';
+  ctx.on('state', (st) => { if (st === 'connected' && lastState !== 'connected') loadAll(); lastState = st; });
   ctx.every(1000, renderUptime);
   ctx.every(10000, async () => {
     await Promise.all([loadStatus(), loadPolicies(), providers.refresh().then((p) => { s.providers = p; })]);

@@ -11,7 +11,7 @@ import { h, setText, download } from '../dom.js';
 import { fmtTime, fmtMs, fmtCost, fmtInt, fmtRate, fmtPct, statusClass, num } from '../format.js';
 import { createChart } from '../chart.js';
 import { latestMetrics } from '../events.js';
-import { analytics, listOf } from '../api.js';
+import { analytics, listOf, seenEnvironment } from '../api.js';
 import { recordDetail } from '../components/record.js';
 
 const MAX_ROWS = 200;
@@ -213,6 +213,7 @@ export function mount(root, ctx) {
   // live events that arrive meanwhile are newer and go on top.
   analytics('requests', { limit: 50 }, { signal: ctx.signal }).then((j) => {
     const rows = listOf(j, 'requests', 'rows').filter((r) => r && !(r.id && shownIds.has(r.id)));
+    for (const env of new Set(rows.map((r) => r.environment))) seenEnvironment(env);
     if (!rows.length || !ctx.alive()) return;
     const frag = document.createDocumentFragment();
     for (const r of rows.slice(0, MAX_ROWS - feedBody.childElementCount)) frag.append(rowFor(r)); // newest first already

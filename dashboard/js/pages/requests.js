@@ -5,7 +5,7 @@
 // phase waterfall and the failover attempts. The list's state lives in the
 // address so Back returns to the same page and filters.
 
-import { api, analytics, rangeParams, RANGES, listOf, pick } from '../api.js';
+import { api, analytics, rangeParams, RANGES, listOf, pick, seenEnvironment } from '../api.js';
 import { h, setText, clear } from '../dom.js';
 import { fmtDateTime, fmtMs, fmtCost, fmtInt, statusClass } from '../format.js';
 import { recordDetail } from '../components/record.js';
@@ -153,7 +153,7 @@ export function mount(root, ctx) {
           h('td', { class: 'r num hide-sm' }, fmtInt(r.tokens_total)),
           h('td', { class: 'r num hide-sm' }, fmtCost(r.cost)),
           h('td', { class: 'r num' }, fmtMs(r.duration_ms)),
-          h('td', { class: 'r num hide-sm' }, fmtMs(r.ttft_ms))));
+          h('td', { class: 'r num hide-sm' }, fmtMs(r.ttft_ms || null))));
       }
       if (!shown.length) {
         tbody.append(h('tr', null, h('td', { colspan: 8, class: 'muted' },
@@ -177,6 +177,7 @@ export function mount(root, ctx) {
         }, { signal: ctx.signal });
         if (my !== seq) return;
         rows = listOf(j, 'requests', 'rows');
+        for (const env of new Set(rows.map((r) => r.environment))) seenEnvironment(env);
         total = pick(j, 'total') ?? null;
         const more = pick(j, 'has_more');
         hasMore = more !== undefined ? !!more : total !== null ? (f.page + 1) * PAGE < total : rows.length === PAGE;
