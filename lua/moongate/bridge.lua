@@ -43,6 +43,12 @@ function bridge.response(client_fmt, provider_fmt, body_text, model, id)
   return json.encode(out)
 end
 
+-- Both formats bundled (no policy replaced them): the host may run this
+-- request's conversions without a deadline, at JIT speed.
+function bridge.trusted(client_fmt, provider_fmt)
+  return formats.is_builtin(client_fmt) and formats.is_builtin(provider_fmt)
+end
+
 -- A stream converter for one request; the host keeps it in the registry.
 function bridge.stream_new(client_fmt, provider_fmt, model, id, include_usage)
   return formats.stream(client_fmt, provider_fmt, { model = model, id = id, include_usage = include_usage })

@@ -275,6 +275,10 @@ void mg_lua_gen_push_defs(mg_lua_gen *g, const char *kind);
  * pushed. Must not wait. */
 int mg_lua_gen_pcall(mg_lua_gen *g, int nargs, int nresults, double budget, char *err,
                      size_t errlen);
+/* The same without a deadline, for the bundled standard library's own code
+ * only (format conversion): never for anything a policy defined. */
+int mg_lua_gen_pcall_trusted(mg_lua_gen *g, int nargs, int nresults, char *err,
+                             size_t errlen);
 /* Run a function (pushed with its nargs arguments on mg_lua_gen_state(g))
  * in a coroutine that may wait, as mg_lua_call_route does (same done and
  * return rules). Its results: mg_lua_call_push_results in done. */

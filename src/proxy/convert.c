@@ -52,6 +52,33 @@ static int take_text_result(lua_State *L, mg_buf *out, char *err, size_t errlen)
     return rc;
 }
 
+/* Bundled converters run without the deadline hook (at JIT speed); a
+ * format a policy registered runs under the hook like any policy code. */
+static int bridge_pcall(mg_px *px, int nargs, int nresults, double budget, char *err,
+                        size_t errlen)
+{
+    mg_lua_gen *g = px->gen->lua;
+    if (px->conv_trusted)
+        return mg_lua_gen_pcall_trusted(g, nargs, nresults, err, errlen);
+    return mg_lua_gen_pcall(g, nargs, nresults, budget, err, errlen);
+}
+
+static void check_trusted(mg_px *px)
+{
+    mg_lua_gen *g = px->gen->lua;
+    lua_State *L = mg_lua_gen_state(g);
+    char err[256];
+    px->conv_trusted = 0;
+    if (push_bridge_fn(L, "trusted", err, sizeof err) != MG_OK)
+        return;
+    lua_pushstring(L, mg_format_name(px->ep.format));
+    lua_pushstring(L, mg_format_name(px->up_format));
+    if (mg_lua_gen_pcall(g, 2, 1, 0, err, sizeof err) != MG_OK)
+        return;
+    px->conv_trusted = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+}
+
 int mg_px_convert_request(mg_px *px, const char *model, mg_buf *out, char *err, size_t errlen)
 {
     mg_lua_gen *g = px->gen->lua;
@@ -60,6 +87,7 @@ int mg_px_convert_request(mg_px *px, const char *model, mg_buf *out, char *err, 
         return MG_ERR;
     }
     lua_State *L = mg_lua_gen_state(g);
+    check_trusted(px);
     if (push_bridge_fn(L, "request", err, errlen) != MG_OK)
         return MG_ERR;
     lua_pushstring(L, mg_format_name(px->ep.format));
@@ -72,7 +100,7 @@ int mg_px_convert_request(mg_px *px, const char *model, mg_buf *out, char *err, 
         lua_pushstring(L, px->ep.model);
     else
         lua_pushnil(L);
-    if (mg_lua_gen_pcall(g, 7, 2, MG_PX_CONVERT_BODY_BUDGET, err, errlen) != MG_OK)
+    if (bridge_pcall(px, 7, 2, MG_PX_CONVERT_BODY_BUDGET, err, errlen) != MG_OK)
         return MG_ERR;
     return take_text_result(L, out, err, errlen);
 }
@@ -89,7 +117,7 @@ int mg_px_convert_response(mg_px *px, const char *body, size_t len, mg_buf *out,
     lua_pushlstring(L, body, len);
     lua_pushstring(L, px->cur->model);
     lua_pushstring(L, px->rec->id);
-    if (mg_lua_gen_pcall(g, 5, 2, MG_PX_CONVERT_BODY_BUDGET, err, errlen) != MG_OK)
+    if (bridge_pcall(px, 5, 2, MG_PX_CONVERT_BODY_BUDGET, err, errlen) != MG_OK)
         return MG_ERR;
     return take_text_result(L, out, err, errlen);
 }
@@ -105,7 +133,7 @@ int mg_px_convert_stream_open(mg_px *px, char *err, size_t errlen)
     lua_pushstring(L, px->model);
     lua_pushstring(L, px->rec->id);
     lua_pushboolean(L, px->client_wants_usage);
-    if (mg_lua_gen_pcall(g, 5, 2, 0, err, errlen) != MG_OK)
+    if (bridge_pcall(px, 5, 2, 0, err, errlen) != MG_OK)
         return MG_ERR;
     if (lua_isnil(L, -2)) {
         snprintf(err, errlen, "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "no converter");
@@ -132,7 +160,7 @@ static int stream_call(mg_px *px, const char *fn, const char *event, size_t elen
         lua_pushlstring(L, data, dlen);
         nargs = 3;
     }
-    if (mg_lua_gen_pcall(g, nargs, 1, 0, err, sizeof err) != MG_OK) {
+    if (bridge_pcall(px, nargs, 1, 0, err, sizeof err) != MG_OK) {
         mg_px_error_event(px->ep.format, 502, "api_error", err, out);
         return MG_ERR;
     }

@@ -73,6 +73,7 @@ struct mg_px {
 
     int converting;               /* provider format differs: convert.c */
     int conv_ref;                 /* stream converter in the Lua registry */
+    int conv_trusted;             /* bundled converters: no deadline hook */
     int breaker_pending;          /* the attempt owes its breaker a report */
     int committed;                /* status line sent to the client */
     int client_gone;

@@ -89,6 +89,14 @@ function formats.get(name)
   return m
 end
 
+-- True when `name` is served by the bundled module (not replaced from
+-- policies/): the host then runs its conversions without a deadline hook.
+function formats.is_builtin(name)
+  local path = builtin[name]
+  if not path then return false end
+  return formats.get(name) == require(path)
+end
+
 function formats.names()
   local seen, out = {}, {}
   for name in pairs(builtin) do seen[name] = true end
