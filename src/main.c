@@ -8,6 +8,7 @@
 #include "config/config.h"
 #include "mock/mock.h"
 #include "runtime/gateway.h"
+#include "keys/keys.h"
 
 static const char usage_text[] =
     "usage: moongate <command> [options]\n"
@@ -110,6 +111,8 @@ int main(int argc, char **argv)
             return 2;
         return !strcmp(cmd, "serve") ? mg_gateway_serve(&o) : cmd_check(&o);
     }
+    if (!strcmp(cmd, "keys"))
+        return mg_keys_cli_main(argc - 1, argv + 1, home_dir());
     if (!strcmp(cmd, "mock"))
         return cmd_mock(argc, argv);
     if (!strcmp(cmd, "lua-test") && argc == 3)

@@ -9,6 +9,7 @@
 #include "../analytics/analytics.h"
 #include "../live/live.h"
 #include "../proxy/breaker.h"
+#include "../keys/keys.h"
 #include "admin.h"
 #include "sessions.h"
 #include "static.h"
@@ -294,6 +295,10 @@ static void dispatch(mg_worker *w, mg_http_req *req)
         respond(req, 200, &b);
     } else if (strncmp(req->path, "/api/providers/", 15) == 0) {
         provider_action(w, req);
+    } else if (!strcmp(req->path, "/api/keys") || !strncmp(req->path, "/api/keys/", 10)) {
+        mg_keys_admin(w->gw->keys, req, req->path + 9);
+    } else if (!strcmp(req->path, "/api/budget") || !strncmp(req->path, "/api/budget/", 12)) {
+        mg_keys_budget_admin(w->gw->keys, req, req->path + 11);
     } else if (route_is(req, "GET", "/api/events")) {
         mg_live_subscribe(w->subs, req);
     } else if (route_is(req, "GET", "/api/live/stats")) {

@@ -170,7 +170,7 @@ void mg_config_free(mg_config *c)
     char **strings[] = {&c->path, &c->home, &c->listen_host, &c->tls_addr_host,
                         &c->tls_cert, &c->tls_key, &c->db, &c->policies,
                         &c->admin_token_file, &c->access_log, &c->log_level,
-                        &c->environment};
+                        &c->environment, &c->auth};
     for (size_t i = 0; i < MG_ARRAY_LEN(strings); i++)
         free(*strings[i]);
     free_secret(c->admin_token);

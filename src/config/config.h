@@ -80,6 +80,8 @@ typedef struct mg_config {
     char *access_log;       /* path, "-" stderr, NULL off */
     char *log_level;
     char *environment;      /* tag stamped on every record */
+    char *auth;             /* "open" | "keys" | "auto" (src/keys) */
+    double budget_daily_usd, budget_monthly_usd, budget_warn_at; /* 0 = none */
 
     /* HTTP server limits */
     size_t max_header_bytes, max_headers, max_body_bytes;

@@ -43,6 +43,9 @@ void mg_cfg_err_line(mg_cfg_errs *e, const char *line)
 
 static void remember_secret(mg_cfg_errs *e, const char *value, size_t len)
 {
+    /* A Lua string may hold a NUL; what is kept (and matched) is the C
+     * string before it, so its length must be that string's. */
+    len = strnlen(value, len);
     if (len < MG_CFG_SECRET_MIN)
         return;
     for (size_t i = 0; i < e->nsecrets; i++)
@@ -70,8 +73,8 @@ void mg_cfg_secret(mg_cfg_errs *e, const char *value, size_t len)
 static void redact_one(mg_buf *b, const char *secret)
 {
     size_t slen = strlen(secret);
-    if (b->len < slen)
-        return;
+    if (slen == 0 || b->len < slen)
+        return; /* an empty secret would match everywhere, forever */
     mg_buf out = {0};
     size_t i = 0;
     while (i < b->len) {

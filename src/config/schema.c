@@ -48,6 +48,13 @@ static const mg_cf_field store_fields[] = {
     {0},
 };
 
+static const mg_cf_field budget_fields[] = {
+    NUMF("daily_usd", MG_CF_NUM, CFG(budget_daily_usd), 0, 0, 1e9),
+    NUMF("monthly_usd", MG_CF_NUM, CFG(budget_monthly_usd), 0, 0, 1e9),
+    NUMF("warn_at", MG_CF_NUM, CFG(budget_warn_at), 0.8, 0.01, 0.99),
+    {0},
+};
+
 static const mg_cf_field proxy_fields[] = {
     NUMF("max_attempts", MG_CF_INT, CFG(max_attempts), 3, 1, 10),
     NUMF("default_max_tokens", MG_CF_INT, CFG(default_max_tokens), 4096, 1, 1000000),
@@ -71,6 +78,9 @@ const mg_cf_field mg_cf_config_fields[] = {
     TABF("limits", limits_fields),
     TABF("store", store_fields),
     TABF("proxy", proxy_fields),
+    {.name = "auth", .kind = MG_CF_STR, .off = CFG(auth), .def_str = "open",
+     .choices = "open|keys|auto"},
+    TABF("budget", budget_fields),
     {.name = "providers", .kind = MG_CF_PROVIDERS, .flags = REQ | MG_CFF_NONEMPTY},
     {.name = "models", .kind = MG_CF_MODELS},
     {0},

@@ -32,6 +32,10 @@
  *     est_cost   = that at the model's input/output price (0 if unknown).
  *     When adm.key_id[0] is set, never forward the presented credential
  *     upstream (pass-through providers would otherwise get an mg- key).
+ *     The pipeline's own px->up_retry_after carries retry-after for 429.
+ *     Requests from inside the host (crosstalk turns, replays; no client
+ *     credential): mg_keys_admit_internal() — no key needed in any auth
+ *     mode, the global budget still applies; release the same way.
  * request end, exactly once per successful admit (worker thread, any worker):
  *     mg_keys_release(gw->keys, &px->lease, rec->cost, rec->tokens_total);
  *     (also on cancel / upstream failure: cost 0 and the tokens actually used)
@@ -79,7 +83,7 @@ enum mg_keys_auth {
     MG_AUTH_OPEN = 0, /* no key needed; an mg- key that is presented is
                          still checked (401 if bad) and its limits apply */
     MG_AUTH_KEYS,     /* every proxied request needs a valid key */
-    MG_AUTH_AUTO,     /* as KEYS while at least one active key exists */
+    MG_AUTH_AUTO,     /* as KEYS while at least one key is not revoked */
 };
 /* "open" | "keys" | "auto" -> enum, or -1. */
 int mg_keys_auth_from_name(const char *name);
@@ -166,6 +170,9 @@ int mg_keys_admit(mg_keys *k, const char *presented, size_t len, const char *mod
 int mg_keys_admit_ip(mg_keys *k, const char *client_ip, const char *presented, size_t len,
                      const char *model, long est_tokens, double est_cost,
                      mg_key_admission *out);
+/* For requests the host makes itself (no client, no key): only the
+ * global budget is checked and reserved. Same results as mg_keys_admit. */
+int mg_keys_admit_internal(mg_keys *k, double est_cost, mg_key_admission *out);
 /* Settle a request: frees its concurrency slot, replaces its token
  * estimate with `tokens` and its cost reservation with `cost` (counted
  * in the current UTC day and month), then fires budget callbacks whose

@@ -61,9 +61,18 @@ void mg_keys_spend_roll(mg_keys_spend *s, int64_t now_ms)
 
 static int reached(double spent, double amount) { return spent >= amount - USD_EPSILON; }
 
+/* Cents, or for amounts under a cent as many decimals as they need (up
+ * to a millionth): "$5.00", "$0.0005", "$0.000014". */
 static void usd(double v, char out[32])
 {
-    snprintf(out, 32, v > 0 && v < 0.01 ? "$%.4f" : "$%.2f", v);
+    if (!(v >= 0.01 || v <= 0)) {
+        snprintf(out, 32, "$%.6f", v);
+        size_t n = strlen(out);
+        while (n > 5 && out[n - 1] == '0') /* keep "$0.00" at least */
+            out[--n] = '\0';
+        return;
+    }
+    snprintf(out, 32, "$%.2f", v > 0 ? v : 0.0);
 }
 
 typedef struct period_view {

@@ -93,7 +93,9 @@ static void build_headers(mg_px *px, const mg_provider_cfg *p)
     add_header(px, "Content-Type", "application/json", 16);
     const char *key = p->api_key;
     size_t klen = key ? strlen(key) : 0;
-    if (!key && px->http)
+    /* Bring your own key: the client's credential goes to a provider that
+     * has none configured — unless it was one of our virtual keys. */
+    if (!key && px->http && !px->rec->key_id)
         key = client_key(px, &klen);
     if (key) {
         if (px->up_format == MG_FMT_ANTHROPIC) {

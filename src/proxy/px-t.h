@@ -9,6 +9,7 @@
 #include "../mock/mock.h"
 #include "../runtime/gateway.h"
 #include "breaker.h"
+#include "../keys/keys.h"
 #include "proxy.h"
 
 #define MG_PX_MAX_TARGETS 8
@@ -32,6 +33,7 @@ struct mg_px {
     mg_record *rec;               /* submitted to the store at the end */
     mg_px_endpoint ep;
     int state;
+    mg_key_lease lease;           /* held from the auth stage until the record */
 
     json_t *body;                 /* parsed client body */
     const char *raw_body;         /* http->body bytes (valid while http) */

@@ -104,6 +104,7 @@ void mg_px_record_finish(mg_px *px)
         atomic_fetch_add(&px->w->stats.errors, 1);
     if (px->internal)
         mg_px_internal_finished(px->internal, r);
+    mg_keys_release(px->w->gw->keys, &px->lease, r->cost, (long)r->tokens_total);
     mg_gateway_record(px->w, r);
     px->rec = NULL; /* the gateway owns it now */
 }

@@ -206,6 +206,7 @@ static void px_free(mg_px *px)
     free(px->hook_headers);
     mg_buf_free(&px->attempts_json);
     mg_buf_free(&px->out);
+    mg_keys_release(px->w->gw->keys, &px->lease, 0, 0); /* when no record was made */
     mg_record_free(px->rec);
     if (px->internal)
         mg_px_internal_free(px->internal);
@@ -282,9 +283,62 @@ mg_px *mg_px_create(struct mg_worker *w, mg_http_req *req, const mg_px_endpoint 
     return px;
 }
 
+/* The client's output cap, else the config's default: the worst case. */
+static long body_max_tokens(mg_px *px)
+{
+    static const char *const names[] = {"max_tokens", "max_completion_tokens", "max_output_tokens"};
+    for (size_t i = 0; i < MG_ARRAY_LEN(names); i++) {
+        json_t *v = json_object_get(px->body, names[i]);
+        if (json_is_integer(v) && json_integer_value(v) > 0)
+            return (long)json_integer_value(v);
+    }
+    json_t *g = json_object_get(json_object_get(px->body, "generationConfig"), "maxOutputTokens");
+    if (json_is_integer(g) && json_integer_value(g) > 0)
+        return (long)json_integer_value(g);
+    return px->cfg->default_max_tokens;
+}
+
+/* Stage auth + limits (src/keys): key, model allow-list, rpm, tpm,
+ * concurrency and budgets, reserved at the worst case. */
+static int stage_auth(mg_px *px)
+{
+    mg_keys *keys = px->w->gw->keys;
+    if (!keys)
+        return MG_OK;
+    size_t n = 0;
+    const char *cred = px->http && !px->internal ? mg_keys_credential(px->http, &n) : NULL;
+    /* Input: a byte count over-estimates tokens (about 4 bytes each). */
+    long out = body_max_tokens(px), in = (long)(px->raw_body_len / 3) + 16;
+    const mg_model_info *mi = mg_config_model(px->cfg, px->model);
+    double est = mi ? (in * mi->price_input +
+                       out * MG_MAX(mi->price_output, mi->price_reasoning)) / 1e6
+                    : 0;
+    mg_key_admission adm;
+    int rc = px->internal ? mg_keys_admit_internal(keys, est, &adm)
+                          : mg_keys_admit_ip(keys, px->http ? px->http->client_ip : NULL, cred,
+                                             n, px->model, in + out, est, &adm);
+    if (rc != MG_OK) {
+        if (adm.retry_after > 0)
+            snprintf(px->up_retry_after, sizeof px->up_retry_after, "%d", adm.retry_after);
+        mg_record_set_text(&px->rec->status, adm.status == 429 ? "rate_limited" : "refused");
+        mg_px_fail(px, adm.status, adm.kind, "%s", adm.message);
+        return MG_ERR;
+    }
+    px->lease = adm.lease;
+    if (adm.key_id[0]) {
+        mg_record_set_text(&px->rec->key_id, adm.key_id);
+        if (adm.user_id[0])
+            mg_record_set_text(&px->rec->user_id, adm.user_id);
+        if (adm.environment[0])
+            mg_record_set_text(&px->rec->environment, adm.environment);
+    }
+    return MG_OK;
+}
+
 void mg_px_run(mg_px *px)
 {
-    if (mg_px_stage_parse(px) == MG_OK && mg_px_stage_route(px) == MG_OK)
+    if (mg_px_stage_parse(px) == MG_OK && stage_auth(px) == MG_OK &&
+        mg_px_stage_route(px) == MG_OK)
         mg_px_stage_upstream(px);
     /* Whether it finished inline or waits on a hook or an upstream. */
     mg_px_maybe_free(px);

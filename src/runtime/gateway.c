@@ -14,6 +14,7 @@
 #include "../admin/static.h"
 #include "../analytics/analytics.h"
 #include "../core/log.h"
+#include "../keys/keys.h"
 #include "../live/live.h"
 #include "../lua/host.h"
 #include "../proxy/breaker.h"
@@ -31,6 +32,29 @@ static void raise_nofile_limit(void)
     }
 }
 
+/* Budget thresholds reached (any worker, outside keys locks): a live
+ * event for the dashboard; the alerts engine subscribes on its own. */
+static void publish_budget_warning(void *ud, const mg_budget_event *ev)
+{
+    mg_gateway *gw = ud;
+    mg_buf b = {0};
+    mg_buf_printf(&b, "{\"scope\":\"%s\",\"period\":\"%s\",\"threshold\":%.2f,"
+                      "\"spent\":%.6f,\"budget\":%.2f,\"key_id\":",
+                  ev->scope, ev->period, ev->threshold, ev->spent, ev->budget);
+    if (ev->key_id)
+        mg_buf_append_json_str(&b, ev->key_id, strlen(ev->key_id));
+    else
+        mg_buf_append_str(&b, "null");
+    mg_buf_append_str(&b, ",\"key_name\":");
+    if (ev->key_name)
+        mg_buf_append_json_str(&b, ev->key_name, strlen(ev->key_name));
+    else
+        mg_buf_append_str(&b, "null");
+    mg_buf_append_str(&b, "}");
+    mg_live_publish(gw->live, "budget_warning", b.data, b.len);
+    mg_buf_free(&b);
+}
+
 static int open_store(mg_gateway *gw, const mg_config *cfg, char *err)
 {
     char schema_dir[1024];
@@ -45,6 +69,18 @@ static int open_store(mg_gateway *gw, const mg_config *cfg, char *err)
     gw->store = mg_store_open(&so, err);
     if (!gw->store)
         return MG_ERR;
+    /* After the store: it applied schema/003_keys.sql. */
+    mg_keys_opts ko;
+    mg_keys_opts_default(&ko);
+    ko.db_path = cfg->db;
+    ko.auth_mode = mg_keys_auth_from_name(cfg->auth);
+    ko.budget_day_usd = cfg->budget_daily_usd;
+    ko.budget_month_usd = cfg->budget_monthly_usd;
+    ko.warn_at[0] = cfg->budget_warn_at;
+    gw->keys = mg_keys_open(&ko, err);
+    if (!gw->keys)
+        return MG_ERR;
+    mg_keys_on_budget(gw->keys, publish_budget_warning, gw);
     char aerr[MG_ERRLEN] = "";
     gw->analytics = mg_analytics_open(cfg->db, aerr);
     if (!gw->analytics)
@@ -241,6 +277,7 @@ static void teardown(mg_gateway *gw)
         mg_analytics_close(gw->analytics);
     if (gw->store)
         mg_store_close(gw->store); /* flushes every accepted record */
+    mg_keys_close(gw->keys);
     if (gw->listen_fd >= 0)
         close(gw->listen_fd);
     if (gw->tls_fd >= 0)

@@ -25,6 +25,7 @@ struct mg_live_subs;
 struct mg_static;
 struct mg_sessions;
 struct mg_analytics;
+struct mg_keys;
 
 /* A config shared by every worker of one generation; atomic refcount
  * because workers release it from their own threads. */
@@ -100,6 +101,7 @@ struct mg_gateway {
     struct mg_static *dashboard;   /* dashboard files, loaded at start */
     struct mg_sessions *sessions;  /* dashboard login sessions */
     struct mg_analytics *analytics; /* reader thread for /api/analytics */
+    struct mg_keys *keys;          /* virtual keys, limits, budgets (src/keys) */
     ev_timer live_tick;
     ev_async persist_async;        /* worker → main: save provider state */
     int listen_fd, tls_fd;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../core/log.h"
+#include "../keys/keys.h"
 #include "../live/live.h"
 #include "gateway.h"
 
@@ -96,6 +97,15 @@ void mg_gateway_reload(mg_gateway *gw, const char *why)
     free(gens);
     mg_cfg_ref_release(gw->cfg);
     gw->cfg = ref;
+    if (gw->keys) {
+        mg_keys_opts ko;
+        mg_keys_opts_default(&ko);
+        ko.auth_mode = mg_keys_auth_from_name(next->auth);
+        ko.budget_day_usd = next->budget_daily_usd;
+        ko.budget_month_usd = next->budget_monthly_usd;
+        ko.warn_at[0] = next->budget_warn_at;
+        mg_keys_configure(gw->keys, &ko);
+    }
     double ms = (mg_now_mono() - t0) * 1e3;
     pthread_mutex_lock(&gw->status_lock);
     gw->reload.generation = number;
