@@ -19,6 +19,8 @@ static const char usage_text[] =
     "  check [-c CONFIG]  load config and policies, print every problem, exit 1 on error\n"
     "  mock --listen HOST:PORT [--speed X]\n"
     "                     run the mock providers as a real HTTP upstream\n"
+    "  keys list|create|revoke|rotate ...\n"
+    "                     manage virtual keys on the running gateway (moongate keys for help)\n"
     "  version            print the version\n";
 
 static const char *home_dir(void)
