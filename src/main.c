@@ -8,6 +8,7 @@
 #include "config/config.h"
 #include "mock/mock.h"
 #include "runtime/gateway.h"
+#include "whatif/whatif.h"
 #include "keys/keys.h"
 
 static const char usage_text[] =
@@ -21,6 +22,8 @@ static const char usage_text[] =
     "                     run the mock providers as a real HTTP upstream\n"
     "  keys list|create|revoke|rotate ...\n"
     "                     manage virtual keys on the running gateway (moongate keys for help)\n"
+    "  whatif POLICY.lua [--since 7d] [-c CONFIG]\n"
+    "                     replay recorded traffic through a routing policy: cost, saving, share moved\n"
     "  version            print the version\n";
 
 static const char *home_dir(void)
@@ -115,6 +118,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "keys"))
         return mg_keys_cli_main(argc - 1, argv + 1, home_dir());
+    if (!strcmp(cmd, "whatif"))
+        return mg_whatif_main(argc - 1, argv + 1, home_dir());
     if (!strcmp(cmd, "mock"))
         return cmd_mock(argc, argv);
     if (!strcmp(cmd, "lua-test") && argc == 3)

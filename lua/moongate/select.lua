@@ -243,7 +243,8 @@ function M.priced_models()
   local out = {}
   for _, name in ipairs(sorted_keys(mg.models)) do
     local info = mg.models[name]
-    if (info.price_input > 0 or info.price_output > 0) and mg.providers.for_model(name)[1] then
+    -- Chat models only: an embedding model (no output price) cannot answer.
+    if info.price_output > 0 and mg.providers.for_model(name)[1] then
       out[#out + 1] = name
     end
   end

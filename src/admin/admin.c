@@ -6,6 +6,7 @@
 
 #include "../core/buf.h"
 #include "../runtime/gateway.h"
+#include "../alerts/alerts.h"
 #include "../analytics/analytics.h"
 #include "../live/live.h"
 #include "../proxy/breaker.h"
@@ -306,6 +307,8 @@ static void dispatch(mg_worker *w, mg_http_req *req)
         respond(req, 200, &b);
     } else if (route_is(req, "POST", "/api/logout")) {
         respond_logout(w, req);
+    } else if (mg_alerts_handles(req->path)) {
+        mg_alerts_admin(w->gw->alerts, req, req->path + 5);
     } else if (strcmp(req->method, "GET") == 0 && mg_analytics_handles(req->path + 5)) {
         analytics(w, req, req->path + 5);
     } else {

@@ -4,7 +4,7 @@
  * One engine per gateway (mg_alerts), living on the MAIN thread's loop:
  *   - a metrics ring fed by every finished record (any worker thread,
  *     mutex-protected), answering mg.metrics and the rules' metrics;
- *   - rules from policies (`alerts = { ... }` in policies/*.lua, declarative
+ *   - rules from policies (`alerts = { ... }` in the policy files, declarative
  *     tables or functions over mg.metrics) and from SQLite (the API),
  *     evaluated on an ev_timer of the main loop (default every 5 s), never
  *     on the request path; one alert per rule + labels, notified once per
@@ -39,10 +39,14 @@
  *  3. mg_gateway_record() (worker thread), before the store takes r:
  *         mg_alerts_record(w->gw->alerts, r);     // NULL engine: no-op
  *  4. policies: on the main thread, once after start_workers() succeeded
- *     and after every successful reload (end of mg_gateway_reload):
+ *     (number = gw->reload.generation) and after every successful reload,
+ *     as the LAST statement of mg_gateway_reload (after
+ *     mg_gateway_watch_rehash and the "reloaded" log line):
  *         mg_alerts_set_config(gw->alerts, gw->cfg->cfg, number);
  *     It builds the engine's own policy generation (alerts/insights
- *     definitions, prices); on error it logs and keeps the previous one.
+ *     definitions, prices; about a millisecond); on error it logs and keeps
+ *     the previous one. Called before the rehash it would widen the window
+ *     in which a file written during a reload is marked seen and missed.
  *  5. budgets (when the keys part is there):
  *         mg_keys_on_budget(gw->keys, mg_alerts_on_budget, gw->alerts);
  *  6. admin dispatch (worker thread, after the guard):
@@ -105,7 +109,7 @@ void mg_alerts_record(mg_alerts *a, const mg_record *r);
 int mg_alerts_metric(void *a, const mg_lua_metric_query *q, double *out);
 
 /* mg_keys_budget_fn: remember spent/budget per scope and period for the
- * `budget_usage` metric, and wake an evaluation. Any thread, quick. */
+ * `budget_usage` metric (the next evaluation sees it). Any thread, quick. */
 void mg_alerts_on_budget(void *a, const struct mg_budget_event *ev);
 
 /* Main thread: evaluate every rule now (also what the timer does). */

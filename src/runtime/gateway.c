@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "../admin/admin.h"
+#include "../alerts/alerts.h"
 #include "../admin/sessions.h"
 #include "../admin/static.h"
 #include "../analytics/analytics.h"
@@ -86,6 +87,19 @@ static int open_store(mg_gateway *gw, const mg_config *cfg, char *err)
     if (!gw->analytics)
         mg_warn("analytics unavailable: %s", aerr);
     return MG_OK;
+}
+
+static int open_alerts(mg_gateway *gw, const mg_config *cfg)
+{
+    mg_alerts_opts ao = {.loop = gw->main_loop, .live = gw->live, .db_path = cfg->db,
+                         .home = gw->home};
+    char aerr[MG_ERRLEN] = "";
+    gw->alerts = mg_alerts_new(&ao, aerr);
+    if (!gw->alerts)
+        mg_warn("alerts unavailable: %s", aerr);
+    else if (gw->keys)
+        mg_keys_on_budget(gw->keys, mg_alerts_on_budget, gw->alerts);
+    return MG_OK; /* the gateway runs without alerts */
 }
 
 static int open_listeners(mg_gateway *gw, const mg_config *cfg, char *err)
@@ -286,6 +300,7 @@ static void teardown(mg_gateway *gw)
         mg_tls_ctx_free(gw->tls_ctx);
     mg_gen_set_status_source(gw, NULL);
     mg_breakers_free(gw->breakers);
+    mg_alerts_free(gw->alerts);
     mg_live_free(gw->live);
     mg_static_free(gw->dashboard);
     mg_sessions_free(gw->sessions);
@@ -307,9 +322,14 @@ static void provider_state(void *ud, const char *provider, mg_lua_provider_state
     st->healthy = state != MG_BREAKER_OPEN;
 }
 
+static int metric_op(void *ud, const mg_lua_metric_query *q, double *out)
+{
+    return mg_alerts_metric(((mg_gateway *)ud)->alerts, q, out);
+}
+
 static void register_host_ops(mg_gateway *gw)
 {
-    mg_lua_host_ops ops = {.ud = gw, .provider_state = provider_state};
+    mg_lua_host_ops ops = {.ud = gw, .provider_state = provider_state, .metric = metric_op};
     mg_lua_set_host_ops(&ops);
 }
 
@@ -346,8 +366,10 @@ static int startup(mg_gateway *gw, const mg_serve_opts *opts, char *err)
     mg_provider_state_load(gw);
     load_dashboard(gw);
     if (setup_admin_token(gw, cfg, err) != MG_OK || open_store(gw, cfg, err) != MG_OK ||
+        open_alerts(gw, cfg) != MG_OK ||
         open_listeners(gw, cfg, err) != MG_OK || start_workers(gw, err) != MG_OK)
         return MG_ERR;
+    mg_alerts_set_config(gw->alerts, cfg, gw->reload.generation);
     watch_signals(gw);
     mg_provider_state_watch(gw);
     mg_gateway_watch_start(gw);

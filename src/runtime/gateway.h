@@ -101,6 +101,7 @@ struct mg_gateway {
     struct mg_static *dashboard;   /* dashboard files, loaded at start */
     struct mg_sessions *sessions;  /* dashboard login sessions */
     struct mg_analytics *analytics; /* reader thread for /api/analytics */
+    struct mg_alerts *alerts;       /* alert rules, insights, what-if (main loop) */
     struct mg_keys *keys;          /* virtual keys, limits, budgets (src/keys) */
     ev_timer live_tick;
     ev_async persist_async;        /* worker → main: save provider state */

@@ -2,6 +2,7 @@
  * worker thread that served it: the policy's on_log hooks see it, then the
  * store's queue takes ownership (the SQLite writer thread persists it). */
 #include "../core/log.h"
+#include "../alerts/alerts.h"
 #include "../live/live.h"
 #include "gateway.h"
 
@@ -9,6 +10,7 @@ void mg_gateway_record(mg_worker *w, mg_record *r)
 {
     mg_gen_on_log(w, r);
     mg_live_record(w->gw->live, r);
+    mg_alerts_record(w->gw->alerts, r);
     if (w->gw->store)
         mg_store_submit(w->gw->store, r);
     else

@@ -9,6 +9,7 @@
 
 #include "../core/log.h"
 #include "../keys/keys.h"
+#include "../alerts/alerts.h"
 #include "../live/live.h"
 #include "gateway.h"
 
@@ -116,6 +117,7 @@ void mg_gateway_reload(mg_gateway *gw, const char *why)
     mg_gateway_watch_rehash(gw);
     publish_reload(gw, number, NULL);
     mg_info("reloaded (%s): generation %llu in %.1f ms", why, (unsigned long long)number, ms);
+    mg_alerts_set_config(gw->alerts, gw->cfg->cfg, number);
 }
 
 void mg_gateway_reload_status_json(mg_gateway *gw, mg_buf *out)

@@ -67,8 +67,10 @@ typedef struct mg_whatif_model {
 typedef struct mg_whatif_report {
     mg_whatif_model *models;   /* sorted by old_cost, highest first */
     size_t nmodels;
-    long requests, moved, refused, errors; /* refused: on_request refused;
-                                              errors: hook errors (kept) */
+    long requests, moved, refused, errors; /* refused: on_request/route refused;
+                                              errors: hook errors (both keep
+                                              their recorded cost) */
+    long unpriced;             /* moved to a model without a price: cost kept */
     double old_cost, new_cost;
     int64_t from_ms, to_ms;
     double seconds;            /* replay wall time */
