@@ -9,6 +9,7 @@
 #include "../alerts/alerts.h"
 #include "../analytics/analytics.h"
 #include "../live/live.h"
+#include "../live/ws.h"
 #include "../proxy/breaker.h"
 #include "../keys/keys.h"
 #include "admin.h"
@@ -23,7 +24,7 @@ int mg_admin_handles(const char *path)
 {
     return strncmp(path, "/api/", 5) == 0 || strcmp(path, "/api") == 0 ||
            strcmp(path, "/metrics") == 0 || strncmp(path, "/dashboard", 10) == 0 ||
-           strcmp(path, "/") == 0;
+           strcmp(path, "/ws/dashboard") == 0 || strcmp(path, "/") == 0;
 }
 
 static void respond(mg_http_req *req, int status, mg_buf *body)
@@ -128,10 +129,13 @@ static void metrics_text(mg_worker *w, mg_http_req *req)
                   "moongate_records_dropped_total %llu\n"
                   "# HELP moongate_store_queue_depth Records waiting for the writer.\n"
                   "# TYPE moongate_store_queue_depth gauge\nmoongate_store_queue_depth %zu\n"
+                  "# HELP moongate_live_subscribers Live stream subscribers (SSE and WebSocket).\n"
+                  "# TYPE moongate_live_subscribers gauge\nmoongate_live_subscribers %llu\n"
                   "# HELP moongate_policy_generation Current policy generation.\n"
                   "# TYPE moongate_policy_generation gauge\nmoongate_policy_generation %llu\n",
                   (unsigned long long)rq, (unsigned long long)err, (unsigned long long)active,
                   (unsigned long long)pauses, (unsigned long long)st.dropped, st.queue_depth,
+                  (unsigned long long)mg_live_subscriber_count(gw->live),
                   (unsigned long long)w->gen->number);
     mg_http_respond(req, 200, "text/plain; version=0.0.4", NULL, b.data, b.len);
     mg_buf_free(&b);
@@ -302,6 +306,10 @@ static void dispatch(mg_worker *w, mg_http_req *req)
         mg_keys_budget_admin(w->gw->keys, req, req->path + 11);
     } else if (route_is(req, "GET", "/api/events")) {
         mg_live_subscribe(w->subs, req);
+    } else if (route_is(req, "GET", "/ws/dashboard")) {
+        /* Browsers cannot set headers on a WebSocket: the dashboard's
+         * session cookie (checked by the guard above) authenticates it. */
+        mg_live_subscribe_ws(w->subs, req);
     } else if (route_is(req, "GET", "/api/live/stats")) {
         mg_live_stats_json(w->gw->live, &b);
         respond(req, 200, &b);

@@ -158,3 +158,5 @@ void mg_live_stats_json(mg_live *l, mg_buf *out)
         mg_buf_append_str(out, "{}");
     pthread_mutex_unlock(&l->lock);
 }
+
+uint64_t mg_live_subscriber_count(mg_live *l) { return (uint64_t)atomic_load(&l->subscribers); }

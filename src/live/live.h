@@ -32,6 +32,9 @@ void mg_live_tick(mg_live *l, uint64_t active_requests);
 /* The last metrics_update JSON (for GET /api/live/stats). */
 void mg_live_stats_json(mg_live *l, mg_buf *out);
 
+/* Subscribers across all workers (SSE and WebSocket). */
+uint64_t mg_live_subscriber_count(mg_live *l);
+
 /* Per-worker SSE subscribers. */
 typedef struct mg_live_subs mg_live_subs;
 mg_live_subs *mg_live_subs_new(mg_live *l, struct ev_loop *loop);

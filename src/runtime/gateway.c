@@ -66,6 +66,7 @@ static int open_store(mg_gateway *gw, const mg_config *cfg, char *err)
         .access_log = cfg->access_log,
         .queue_capacity = cfg->queue_capacity,
         .flush_interval = cfg->flush_interval,
+        .retention_days = cfg->retention_days,
     };
     gw->store = mg_store_open(&so, err);
     if (!gw->store)

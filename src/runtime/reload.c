@@ -98,6 +98,8 @@ void mg_gateway_reload(mg_gateway *gw, const char *why)
     free(gens);
     mg_cfg_ref_release(gw->cfg);
     gw->cfg = ref;
+    if (gw->store)
+        mg_store_set_retention_days(gw->store, next->retention_days);
     if (gw->keys) {
         mg_keys_opts ko;
         mg_keys_opts_default(&ko);

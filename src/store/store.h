@@ -19,6 +19,8 @@ typedef struct mg_store_opts {
     size_t queue_capacity;      /* records; default 65536 */
     double flush_interval;      /* seconds between batch commits; default 0.2 */
     size_t batch_max;           /* records per transaction; default 2048 */
+    int retention_days;         /* prune `requests` older than this; 0 keeps
+                                 * everything (see retention below) */
 } mg_store_opts;
 
 /* submitted: every mg_store_submit call; written: rows committed; dropped:
@@ -57,5 +59,48 @@ int mg_store_migrate(struct sqlite3 *db, const char *schema_dir, char *err);
  * thread or a test, never on a loop thread. MG_OK with *out set, or MG_ERR
  * with err filled. */
 int mg_store_count(const char *db_path, const char *where_sql, long long *out, char *err);
+
+/* Retention (retention.c). The writer thread prunes between batches: rows
+ * of `requests` whose ts_ms is older than retention_days, and rows of
+ * rollup_minute older than max(retention_days, MG_STORE_ROLLUP_MIN_DAYS)
+ * (long-range dashboards read the rollups), MG_STORE_PRUNE_BATCH rows per
+ * statement, one batch per writer iteration, a new pass at most every
+ * MG_STORE_PRUNE_EVERY seconds; with auto_vacuum = INCREMENTAL the freed
+ * pages are then returned a few at a time. Loops are never involved.
+ * Passes start when the writer wakes, i.e. with traffic: an idle store
+ * does not grow, so it has nothing to prune.
+ * Wire-up: mg_store_opts.retention_days = cfg->retention_days at open, and
+ * mg_store_set_retention_days(store, cfg->retention_days) after a reload. */
+#define MG_STORE_ROLLUP_MIN_DAYS 400
+#define MG_STORE_PRUNE_BATCH 5000
+#define MG_STORE_PRUNE_EVERY 60.0
+#define MG_STORE_VACUUM_PAGES 1000
+
+/* Change the retention of a running store (a reload); 0 keeps everything.
+ * Takes effect at the writer's next pass. */
+void mg_store_set_retention_days(mg_store *s, int days);
+
+/* The writer's pruning schedule; zeroed is "never ran". Owned by the
+ * writer thread (a local in its loop). */
+typedef struct mg_store_retention {
+    double next_pass;          /* mg_now_mono() when the next pass may start */
+    int in_pass;               /* a pass found more rows: go on at the next step */
+    int vacuuming;             /* incremental_vacuum still has pages to free */
+    long long pass_requests, pass_rollups;   /* deleted in this pass */
+    long long total_requests, total_rollups; /* deleted since start */
+} mg_store_retention;
+
+/* One step between batches on the writer's connection (clocks read
+ * inside; the _at form takes them, for tests). */
+void mg_store_retention_step(mg_store_retention *r, struct sqlite3 *db, int retention_days);
+void mg_store_retention_step_at(mg_store_retention *r, struct sqlite3 *db, int retention_days,
+                                double now_mono, int64_t now_wall_ms);
+
+/* One batch of pruning on db: at most `limit` rows of each table, older
+ * than the cut-offs above relative to now_wall_ms. MG_OK with the counts
+ * deleted, or MG_ERR with err filled. retention_days <= 0 deletes
+ * nothing. */
+int mg_store_prune(struct sqlite3 *db, int retention_days, int64_t now_wall_ms, int limit,
+                   long long *requests, long long *rollups, char *err);
 
 #endif

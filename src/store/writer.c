@@ -47,6 +47,7 @@ struct mg_store {
     _Atomic uint64_t written, batches, write_errors;
     _Atomic uint64_t lost;      /* records not stored: bad ones, or batches given up on */
     _Atomic int64_t last_drop_warn_ms;
+    _Atomic int retention_days; /* 0: keep everything (retention.c) */
 };
 
 static void sleep_seconds(double seconds)
@@ -129,12 +130,15 @@ static void write_taken(mg_store *s, size_t n)
 static void *writer_main(void *arg)
 {
     mg_store *s = arg;
+    mg_store_retention retention = {0}; /* this thread's pruning schedule */
     int finished = 0;
     while (!finished) {
         size_t n = mg_store_queue_take(&s->queue, s->taken, s->batch_max, s->flush_interval,
                                        &finished);
         if (n)
             write_taken(s, n);
+        if (!finished)
+            mg_store_retention_step(&retention, s->db, atomic_load(&s->retention_days));
     }
     return NULL;
 }
@@ -222,6 +226,7 @@ static int read_opts(mg_store *s, const mg_store_opts *opts, size_t *capacity, c
     s->batch_max = opts->batch_max ? opts->batch_max : DEFAULT_BATCH_MAX;
     s->batch_max = MG_MIN(s->batch_max, *capacity);
     s->db_path = mg_xstrdup(opts->db_path);
+    atomic_store(&s->retention_days, MG_MAX(opts->retention_days, 0));
     return MG_OK;
 }
 
@@ -271,6 +276,11 @@ int mg_store_submit(mg_store *s, mg_record *r)
     mg_record_free(r);
     warn_dropped(s);
     return MG_AGAIN;
+}
+
+void mg_store_set_retention_days(mg_store *s, int days)
+{
+    atomic_store(&s->retention_days, MG_MAX(days, 0));
 }
 
 void mg_store_get_stats(mg_store *s, mg_store_stats *out)
