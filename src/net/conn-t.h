@@ -63,6 +63,7 @@ struct mg_conn {
     unsigned aborted : 1;       /* on_abort has been called */
     unsigned processing : 1;    /* mg_conn_process_input is on the stack */
     unsigned corked : 1;        /* queue output, send it when processing ends */
+    unsigned burst_cork : 1;    /* corked by a streamed write; the deferred settle sends */
     unsigned req_ready : 1;     /* the parser paused on a complete request */
     unsigned headers_done : 1;  /* later header callbacks are trailers: ignored */
     unsigned upgrade_asked : 1; /* request carried Upgrade (+ Connection: upgrade) */

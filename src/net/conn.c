@@ -381,10 +381,22 @@ static int reads_input(const mg_conn *c)
  * point the watchers at what it waits for. */
 static void conn_settle(mg_conn *c)
 {
+    if (c->burst_cork) {
+        c->burst_cork = 0;
+        c->corked = 0;
+        if (c->state != MG_CONN_CLOSED && mg_buf_unread(&c->out) > 0)
+            mg_conn_flush(c);
+    }
     /* A large body is released here, from the loop, not inside the
      * handler's mg_http_respond: the handler's frame may still read it. */
     if (c->state == MG_CONN_IDLE && c->req.body.cap > MG_NET_BIG_BUFFER)
         mg_buf_free(&c->req.body);
+    /* An idle keep-alive connection holds no read buffer (16 KiB each
+     * otherwise): thousands of idle clients cost little, and buffers freed
+     * and taken again in a different order do not fragment the heap
+     * (glibc RSS grew round after round in tests/integration/hostile). */
+    if (c->state == MG_CONN_IDLE && c->in.cap && mg_buf_unread(&c->in) == 0)
+        mg_buf_free(&c->in);
     int round = 0;
     for (; c->state != MG_CONN_CLOSED; round++) {
         if (round == 16) {

@@ -186,6 +186,14 @@ int mg_http_write(mg_http_req *req, const char *data, size_t len)
         req->finished)
         return MG_ERR;
     if (len > 0 && !c->no_body) {
+        /* A streamed response is written from upstream callbacks, often
+         * many pieces in one loop iteration (one per upstream chunk): queue
+         * them and send once, from the deferred settle, in one syscall. */
+        if (!c->corked && !c->ssl) {
+            c->corked = 1;
+            c->burst_cork = 1;
+            mg_conn_schedule(c);
+        }
         if (c->chunked_out) {
             char size_line[24];
             int n = snprintf(size_line, sizeof size_line, "%zx\r\n", len);
