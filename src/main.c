@@ -8,6 +8,7 @@
 #include "config/config.h"
 #include "mock/mock.h"
 #include "runtime/gateway.h"
+#include "crosstalk/crosstalk.h"
 #include "whatif/whatif.h"
 #include "keys/keys.h"
 
@@ -24,6 +25,9 @@ static const char usage_text[] =
     "                     manage virtual keys on the running gateway (moongate keys for help)\n"
     "  whatif POLICY.lua [--since 7d] [-c CONFIG]\n"
     "                     replay recorded traffic through a routing policy: cost, saving, share moved\n"
+    "  crosstalk PRESET.lua [-c CONFIG] [--rounds N] [--json] [--standalone]\n"
+    "            [--url URL] [--token T]\n"
+    "                     run a multi-model conversation (examples/crosstalk/)\n"
     "  version            print the version\n";
 
 static const char *home_dir(void)
@@ -120,6 +124,8 @@ int main(int argc, char **argv)
         return mg_keys_cli_main(argc - 1, argv + 1, home_dir());
     if (!strcmp(cmd, "whatif"))
         return mg_whatif_main(argc - 1, argv + 1, home_dir());
+    if (!strcmp(cmd, "crosstalk"))
+        return mg_crosstalk_cli_main(argc, argv, home_dir());
     if (!strcmp(cmd, "mock"))
         return cmd_mock(argc, argv);
     if (!strcmp(cmd, "lua-test") && argc == 3)

@@ -9,6 +9,7 @@
 #include "../alerts/alerts.h"
 #include "../analytics/analytics.h"
 #include "../live/live.h"
+#include "../crosstalk/crosstalk.h"
 #include "../live/ws.h"
 #include "../proxy/breaker.h"
 #include "../keys/keys.h"
@@ -317,6 +318,8 @@ static void dispatch(mg_worker *w, mg_http_req *req)
         respond_logout(w, req);
     } else if (mg_alerts_handles(req->path)) {
         mg_alerts_admin(w->gw->alerts, req, req->path + 5);
+    } else if (strncmp(req->path, "/api/crosstalk", 14) == 0) {
+        mg_crosstalk_admin(w->gw->crosstalk, w, req, req->path + 14);
     } else if (strcmp(req->method, "GET") == 0 && mg_analytics_handles(req->path + 5)) {
         analytics(w, req, req->path + 5);
     } else {

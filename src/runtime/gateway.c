@@ -15,6 +15,7 @@
 #include "../admin/static.h"
 #include "../analytics/analytics.h"
 #include "../core/log.h"
+#include "../crosstalk/crosstalk.h"
 #include "../keys/keys.h"
 #include "../live/live.h"
 #include "../lua/host.h"
@@ -290,6 +291,7 @@ static void teardown(mg_gateway *gw)
     mg_gateway_watch_stop(gw);
     if (gw->analytics)
         mg_analytics_close(gw->analytics);
+    mg_crosstalk_free(gw->crosstalk);
     if (gw->store)
         mg_store_close(gw->store); /* flushes every accepted record */
     mg_keys_close(gw->keys);
@@ -367,8 +369,13 @@ static int startup(mg_gateway *gw, const mg_serve_opts *opts, char *err)
     mg_provider_state_load(gw);
     load_dashboard(gw);
     if (setup_admin_token(gw, cfg, err) != MG_OK || open_store(gw, cfg, err) != MG_OK ||
-        open_alerts(gw, cfg) != MG_OK ||
-        open_listeners(gw, cfg, err) != MG_OK || start_workers(gw, err) != MG_OK)
+        open_alerts(gw, cfg) != MG_OK)
+        return MG_ERR;
+    char xerr[MG_ERRLEN] = "";
+    gw->crosstalk = mg_crosstalk_new(gw, xerr);
+    if (!gw->crosstalk)
+        mg_warn("crosstalk unavailable: %s", xerr);
+    if (open_listeners(gw, cfg, err) != MG_OK || start_workers(gw, err) != MG_OK)
         return MG_ERR;
     mg_alerts_set_config(gw->alerts, cfg, gw->reload.generation);
     watch_signals(gw);

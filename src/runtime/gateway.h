@@ -25,6 +25,7 @@ struct mg_live_subs;
 struct mg_static;
 struct mg_sessions;
 struct mg_analytics;
+struct mg_crosstalk;
 struct mg_keys;
 
 /* A config shared by every worker of one generation; atomic refcount
@@ -101,6 +102,7 @@ struct mg_gateway {
     struct mg_static *dashboard;   /* dashboard files, loaded at start */
     struct mg_sessions *sessions;  /* dashboard login sessions */
     struct mg_analytics *analytics; /* reader thread for /api/analytics */
+    struct mg_crosstalk *crosstalk; /* crosstalk sessions */
     struct mg_alerts *alerts;       /* alert rules, insights, what-if (main loop) */
     struct mg_keys *keys;          /* virtual keys, limits, budgets (src/keys) */
     ev_timer live_tick;

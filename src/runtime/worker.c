@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../core/log.h"
+#include "../crosstalk/crosstalk.h"
 #include "../analytics/analytics.h"
 #include "../live/live.h"
 #include "gateway.h"
@@ -55,6 +56,7 @@ static void on_drain_tick(struct ev_loop *loop, ev_timer *t, int revents)
 
 static void begin_drain(mg_worker *w)
 {
+    mg_crosstalk_drain(w->gw->crosstalk, w);
     mg_live_subs_close_all(w->subs);
     mg_http_server_drain(w->http);
     if (w->https)
@@ -80,6 +82,7 @@ static void on_wake(struct ev_loop *loop, ev_async *a, int revents)
 static void *worker_main(void *arg)
 {
     mg_worker *w = arg;
+    mg_crosstalk_attach(w->gw->crosstalk, w);
     if (w->gw->analytics)
         mg_analytics_attach_loop(w->gw->analytics, w->loop);
     ev_run(w->loop, 0);
@@ -98,6 +101,7 @@ static void *worker_main(void *arg)
     w->subs = NULL;
     if (w->gw->analytics)
         mg_analytics_detach_loop(w->gw->analytics, w->loop);
+    mg_crosstalk_detach(w->gw->crosstalk, w);
     mg_upstream_free(w->up);
     w->up = NULL;
     mg_wgen_release(w->gen);
