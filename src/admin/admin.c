@@ -2,6 +2,7 @@
  * behind the guard (guard.c). Secrets (provider keys, the admin token)
  * never appear in an answer: providers say only whether a key is set. */
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "../core/buf.h"
@@ -75,6 +76,48 @@ static void status_json(mg_worker *w, mg_buf *b)
                   (unsigned long long)pauses, (unsigned long long)st.submitted,
                   (unsigned long long)st.written, (unsigned long long)st.dropped,
                   st.queue_depth, (long long)st.db_bytes);
+}
+
+/* Resident memory from /proc (procfs: no disk I/O) and CPU from rusage. */
+static void process_usage(long *rss_kib, double *cpu_s)
+{
+    *rss_kib = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    long pages_total = 0, pages_rss = 0;
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages_total, &pages_rss) == 2)
+            *rss_kib = pages_rss * (sysconf(_SC_PAGESIZE) / 1024);
+        fclose(f);
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    *cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+             (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* GET /api/system/health: what an operator checks first. */
+static void health_json(mg_worker *w, mg_buf *b)
+{
+    mg_gateway *gw = w->gw;
+    long rss;
+    double cpu;
+    process_usage(&rss, &cpu);
+    mg_store_stats st = {0};
+    if (gw->store)
+        mg_store_get_stats(gw->store, &st);
+    uint64_t rq, err, active, pauses;
+    sum_stats(gw, &rq, &err, &active, &pauses);
+    mg_buf_printf(b,
+                  "{\"uptime_s\":%.1f,\"rss_kib\":%ld,\"cpu_s\":%.2f,\"workers\":%d,"
+                  "\"active_requests\":%llu,\"db_bytes\":%lld,\"queue_depth\":%zu,"
+                  "\"records_written\":%llu,\"records_dropped\":%llu,\"write_errors\":%llu,"
+                  "\"live_subscribers\":%llu,\"generation\":%llu}",
+                  mg_now_mono() - gw->started_mono, rss, cpu, gw->nworkers,
+                  (unsigned long long)active, (long long)st.db_bytes, st.queue_depth,
+                  (unsigned long long)st.written, (unsigned long long)st.dropped,
+                  (unsigned long long)st.write_errors,
+                  (unsigned long long)mg_live_subscriber_count(gw->live),
+                  (unsigned long long)w->gen->number);
 }
 
 static void providers_json(mg_worker *w, mg_buf *b)
@@ -287,6 +330,9 @@ static void dispatch(mg_worker *w, mg_http_req *req)
     mg_buf b = {0};
     if (route_is(req, "GET", "/api/status")) {
         status_json(w, &b);
+        respond(req, 200, &b);
+    } else if (route_is(req, "GET", "/api/system/health")) {
+        health_json(w, &b);
         respond(req, 200, &b);
     } else if (route_is(req, "GET", "/api/policies")) {
         mg_gateway_reload_status_json(w->gw, &b);

@@ -49,8 +49,12 @@ test('admin API guard: token required, constant answers, cross-origin refused', 
     const ok = await admin(gw, 'GET', '/api/status');
     assert.equal(ok.status, 200);
     assert.equal(ok.json.workers, 1);
-    const health = await fetch(`${gw.url}/healthz`);
-    assert.equal(health.status, 200);
+    const health = (await admin(gw, 'GET', '/api/system/health')).json;
+    assert.ok(health.rss_kib > 1024 && health.rss_kib < 1024 * 1024, `rss ${health.rss_kib} KiB`);
+    assert.ok(health.db_bytes > 0);
+    assert.equal(health.records_dropped, 0);
+    const healthz = await fetch(`${gw.url}/healthz`);
+    assert.equal(healthz.status, 200);
     const metrics = await fetch(`${gw.url}/metrics`).then((x) => x.text());
     assert.match(metrics, /moongate_requests_total \d+/);
   } finally { await stop(gw.proc); }
