@@ -8,13 +8,16 @@
 import { api, post, setUnauthorizedHandler, prefs, setEnv, bus } from './api.js';
 import * as events from './events.js';
 import { initTheme } from './theme.js';
-import { clear, setText, h } from './dom.js';
+import { clear, setText, h, toast } from './dom.js';
 
 const PAGES = {
   home: { title: 'Home', load: () => import('./pages/home.js') },
   analytics: { title: 'Analytics', load: () => import('./pages/analytics.js') },
   live: { title: 'Live', load: () => import('./pages/live.js') },
   requests: { title: 'Requests', load: () => import('./pages/requests.js') },
+  crosstalk: { title: 'Crosstalk', load: () => import('./pages/crosstalk.js') },
+  alerts: { title: 'Alerts & budgets', load: () => import('./pages/alerts.js') },
+  insights: { title: 'Insights', load: () => import('./pages/insights.js') },
   policies: { title: 'Policies', load: () => import('./pages/policies.js') },
   system: { title: 'System', load: () => import('./pages/system.js') },
 };
@@ -180,10 +183,24 @@ function wireEnvironment() {
   bus.addEventListener('envseen', (e) => remember(e.detail));
 }
 
+// Alerts and budget warnings reach the user on whichever page is open.
+function wireNotices() {
+  events.on('alert_triggered', (n) => {
+    const text = n.title || `alert ${n.alert && n.alert.rule ? n.alert.rule : ''} firing`;
+    toast(`Alert: ${text}${n.text ? ` — ${String(n.text).split('\n')[0]}` : ''}`, 8000);
+  });
+  events.on('budget_warning', (b) => {
+    const who = b.scope === 'key' ? `key ${b.key_name || b.key_id || '?'}` : 'gateway';
+    const pct = Math.round((Number(b.threshold) || 0) * 100);
+    toast(`Budget: ${who} reached ${pct}% of its ${b.period === 'month' ? 'monthly' : 'daily'} budget`, 8000);
+  });
+}
+
 async function boot() {
   initTheme($('theme'));
   wireConnection();
   wireEnvironment();
+  wireNotices();
   $('login-form').addEventListener('submit', login);
   $('logout').addEventListener('click', logout);
   setUnauthorizedHandler(() => { if (authed) showLogin('Your session ended. Log in again.'); });

@@ -91,6 +91,19 @@ function onReload(ev) {
   emit('reload', parse(ev) || {});
 }
 
+// crosstalk_event (session_start, state, turn_start, token, turn_end,
+// round_end, session_end), alert_triggered / alert_resolved and
+// budget_warning: passed on as parsed, one listener call per event (an
+// array, should the host ever coalesce, is split).
+const PASS_THROUGH = ['crosstalk_event', 'alert_triggered', 'alert_resolved', 'budget_warning'];
+function onPassThrough(ev) {
+  armWatchdog();
+  const d = parse(ev);
+  if (!d || typeof d !== 'object') return;
+  if (Array.isArray(d)) for (const x of d) emit(ev.type, x);
+  else emit(ev.type, d);
+}
+
 function open() {
   clearTimeout(retryTimer);
   if (!running) return;
@@ -106,6 +119,7 @@ function open() {
   es.addEventListener('metrics_update', onMetrics);
   es.addEventListener('request_event', onRequest);
   es.addEventListener('reload', onReload);
+  for (const type of PASS_THROUGH) es.addEventListener(type, onPassThrough);
   es.addEventListener('message', armWatchdog);
   es.addEventListener('error', () => { if (source === es) drop(); });
   armWatchdog();

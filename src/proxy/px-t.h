@@ -141,6 +141,8 @@ void mg_px_note_attempt(mg_px *px, int status, const char *result);
 int mg_px_route_add(mg_px *px, const char *entry);
 void mg_px_route_cancel(mg_px *px); /* client gone while a hook waits */
 void mg_px_fill_lua_req(mg_px *px);
+/* The client's output cap (max_tokens and kin), else the config default. */
+long mg_px_max_tokens(mg_px *px);
 /* hooks.c: the synchronous policy hooks around an attempt. */
 void mg_px_hook_before_upstream(mg_px *px, const char **body, size_t *len);
 int mg_px_hook_on_response(mg_px *px, mg_buf *body, mg_buf *extra_headers);

@@ -46,7 +46,9 @@ static void estimate_usage(mg_px *px)
     if (px->up_status < 200 || px->up_status >= 300)
         return;
     px->usage.input = (long)(px->raw_body_len / 4);
-    px->usage.output = px->content_bytes / 16;
+    /* Stream bytes carry JSON framing around the text: ~16 bytes a token
+     * is a rough guess, never more than the client allowed. */
+    px->usage.output = MG_MIN(px->content_bytes / 16, mg_px_max_tokens(px));
     px->rec->tokens_estimated = 1;
 }
 

@@ -284,7 +284,7 @@ mg_px *mg_px_create(struct mg_worker *w, mg_http_req *req, const mg_px_endpoint 
 }
 
 /* The client's output cap, else the config's default: the worst case. */
-static long body_max_tokens(mg_px *px)
+long mg_px_max_tokens(mg_px *px)
 {
     static const char *const names[] = {"max_tokens", "max_completion_tokens", "max_output_tokens"};
     for (size_t i = 0; i < MG_ARRAY_LEN(names); i++) {
@@ -292,6 +292,8 @@ static long body_max_tokens(mg_px *px)
         if (json_is_integer(v) && json_integer_value(v) > 0)
             return (long)json_integer_value(v);
     }
+    if (!px->body)
+        return px->cfg->default_max_tokens;
     json_t *g = json_object_get(json_object_get(px->body, "generationConfig"), "maxOutputTokens");
     if (json_is_integer(g) && json_integer_value(g) > 0)
         return (long)json_integer_value(g);
@@ -308,7 +310,7 @@ static int stage_auth(mg_px *px)
     size_t n = 0;
     const char *cred = px->http && !px->internal ? mg_keys_credential(px->http, &n) : NULL;
     /* Input: a byte count over-estimates tokens (about 4 bytes each). */
-    long out = body_max_tokens(px), in = (long)(px->raw_body_len / 3) + 16;
+    long out = mg_px_max_tokens(px), in = (long)(px->raw_body_len / 3) + 16;
     const mg_model_info *mi = mg_config_model(px->cfg, px->model);
     double est = mi ? (in * mi->price_input +
                        out * MG_MAX(mi->price_output, mi->price_reasoning)) / 1e6
