@@ -12,9 +12,11 @@ local json = formats.json
 local bridge = {}
 
 local function decode(text, what)
-  local ok, value = pcall(json.decode, text)
-  if not ok or type(value) ~= "table" then
-    return nil, what .. " is not valid JSON: " .. tostring(value)
+  -- json.decode returns nil plus a message; pcall also catches a raise.
+  local ok, value, err = pcall(json.decode, text)
+  if not ok then value, err = nil, value end
+  if type(value) ~= "table" then
+    return nil, what .. " is not valid JSON: " .. tostring(err or ("a " .. type(value)))
   end
   return value
 end

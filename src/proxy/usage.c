@@ -11,10 +11,17 @@
 
 #include "proxy.h"
 
+/* Token counts come from the upstream: a negative or absurd one must not
+ * turn into a negative cost or overflow the sums below. */
+#define MG_USAGE_MAX_TOKENS 1000000000000L
+
 static long num(const json_t *obj, const char *key)
 {
     json_t *v = obj ? json_object_get(obj, key) : NULL;
-    return json_is_integer(v) ? (long)json_integer_value(v) : 0;
+    if (!json_is_integer(v))
+        return 0;
+    json_int_t n = json_integer_value(v);
+    return n < 0 ? 0 : n > MG_USAGE_MAX_TOKENS ? MG_USAGE_MAX_TOKENS : (long)n;
 }
 
 static int has(const json_t *obj, const char *key)
@@ -115,7 +122,7 @@ static int has_object_key(const char *data, size_t len, const char *key)
     const char *p = data;
     while ((p = memmem(p, (size_t)(end - p), key, klen)) != NULL) {
         const char *q = p + klen;
-        while (q < end && (*q == ' ' || *q == ':' || *q == '\t'))
+        while (q < end && (*q == ' ' || *q == ':' || *q == '\t' || *q == '\n' || *q == '\r'))
             q++;
         if (q < end && *q == '{')
             return 1;

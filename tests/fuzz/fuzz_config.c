@@ -97,7 +97,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fprintf(stderr, "fuzz_config: load failed without a message\n");
         abort();
     }
-    if (strstr(err, SECRET_VALUE)) {
+    /* Only a secret the file did not spell out itself counts: a syntax
+     * error may quote the line it is on. */
+    if (strstr(err, SECRET_VALUE) && !memmem(data, size, SECRET_VALUE, strlen(SECRET_VALUE))) {
         fprintf(stderr, "fuzz_config: a secret leaked into the error text:\n%s\n", err);
         abort();
     }

@@ -7,7 +7,8 @@
  * connection. The handler answers in several ways chosen by path: whole
  * response, chunked stream, WebSocket-style upgrade with echo, and a
  * response deferred to a later loop iteration (so aborts happen while the
- * handler holds the request).
+ * handler holds the request), and a WebSocket session (/ws, src/live/ws.c)
+ * when that part is built.
  * Checks beyond the sanitizers: the connection always ends (no hang),
  * whatever comes back starts with an HTTP/1.x status line, and the server
  * never answers more requests than the input could hold.
@@ -22,6 +23,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "live/ws.h"
 #include "net/net.h"
 
 /* Seconds one input may take before the harness calls it a hang. */
@@ -50,6 +52,19 @@ static void on_upgraded_data(mg_http_req *req, const char *data, size_t len)
     if (memchr(data, 'q', len))
         mg_http_finish(req);
 }
+
+/* /ws: a WebSocket session (src/live/ws.c) on top of the upgrade: echoes
+ * messages, closes on one that starts with 'q'. */
+static void on_ws_message(mg_ws_session *ws, int opcode, const char *data, size_t len, void *ud)
+{
+    (void)ud;
+    if (len && data[0] == 'q')
+        mg_ws_close(ws, MG_WS_NORMAL, "bye");
+    else
+        mg_ws_send(ws, opcode, data, len);
+}
+
+static const mg_ws_handlers ws_handlers = {.on_message = on_ws_message};
 
 static void on_defer_timer(struct ev_loop *l, ev_timer *w, int revents)
 {
@@ -98,6 +113,8 @@ static void handler(mg_http_req *req, void *ud)
         if (mg_http_upgrade(req, "Upgrade: websocket\r\nConnection: Upgrade\r\n",
                             on_upgraded_data) != MG_OK)
             mg_http_respond(req, 400, "text/plain", NULL, "no upgrade\n", 11);
+    } else if (strcmp(req->path, "/ws") == 0) {
+        mg_ws_accept(req, &ws_handlers, 256); /* answers a bad handshake itself */
     } else if (strcmp(req->path, "/defer") == 0) {
         deferred = req;
         ev_timer_set(&defer_timer, 0., 0.);

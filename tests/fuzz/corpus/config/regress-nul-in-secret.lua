@@ -1,0 +1,1 @@
+return { admin_token = "\0abcdefghijklmnopqrstuvwxyz", providers = { { name = "m", format = "mock", models = { "x" } } } }
