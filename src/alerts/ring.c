@@ -13,8 +13,8 @@
 #define NONE_ID 0          /* NULL text */
 #define OTHER_ID 0xFFFF    /* past the intern table */
 #define HASH_SIZE 8192     /* > 2 x MG_AL_MAX_STRINGS */
-#define SEC_SERIES_MAX 128 /* series per second slot */
-#define HOUR_SERIES_MAX 512
+#define SEC_SERIES_MAX 32  /* series per second slot (label sets; the rest is "other") */
+#define HOUR_SERIES_MAX 256 /* bounds the hour slots at ~80 MiB worst case */
 
 static const char *const label_names[MG_AL_NLABELS] = {
     "provider", "model_requested", "model_routed", "status",
