@@ -157,6 +157,9 @@ mg_al_ring *mg_al_ring_new(size_t nsamples)
         r->hour[i].t = -1;
     r->nsamples = nsamples ? nsamples : 20000;
     r->samples = mg_xcalloc(r->nsamples, sizeof *r->samples);
+    /* Touch every page now: a buffer that became resident sample by sample
+     * would read as memory creeping up for the first 20,000 requests. */
+    memset(r->samples, 0, r->nsamples * sizeof *r->samples);
     return r;
 }
 
