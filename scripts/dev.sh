@@ -74,7 +74,7 @@ test)
     setup test; build
     say "running tests"
     if [ "${SANITIZE:-0}" = 1 ]; then
-        export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:${ASAN_OPTIONS:-}"
+        export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:quarantine_size_mb=16:${ASAN_OPTIONS:-}"
         export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
     fi
     cd "$BUILD_DIR" && ctest --output-on-failure -j"${TEST_JOBS:-2}" --timeout 900
