@@ -44,7 +44,7 @@ export async function launch({ width = 1280, height = 860 } = {}) {
 }
 
 // Poll fn (run in the page through the debugger protocol) until truthy.
-export async function waitUntil(page, fn, arg, { timeout = 15000, what = fn.toString().slice(0, 140) } = {}) {
+export async function waitUntil(page, fn, arg, { timeout = process.env.ASAN_OPTIONS ? 45000 : 15000, what = fn.toString().slice(0, 140) } = {}) {
   const end = Date.now() + timeout;
   for (;;) {
     let ok = false;
