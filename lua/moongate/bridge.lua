@@ -62,6 +62,23 @@ function bridge.stream_feed(conv, event, data)
   return table.concat(out)
 end
 
+-- A batch of provider SSE events (one network chunk) in, client SSE text out:
+-- events = { event1, data1, event2, data2, ... }. Returns the text; when a
+-- converter fails, the text converted before that event and the message.
+function bridge.stream_feed_batch(conv, events)
+  local parts, n = {}, 0
+  for i = 1, #events, 2 do
+    local event = events[i]
+    local ok, out = pcall(conv.feed, conv, event ~= "" and event or nil, events[i + 1])
+    if not ok then return table.concat(parts, "", 1, n), tostring(out) end
+    for j = 1, #out do
+      n = n + 1
+      parts[n] = out[j]
+    end
+  end
+  return table.concat(parts, "", 1, n)
+end
+
 function bridge.stream_finish(conv)
   return table.concat(conv:finish())
 end

@@ -46,16 +46,31 @@ static void set_error(mg_lua_call *c, const char *msg)
 
 /* Protected: create the coroutine, mark and anchor it; for a route call
  * also push body(call, req) onto it. */
+static lua_State *take_idle_thread(lua_State *L, mg_lua_gen *g)
+{
+    lua_rawgeti(L, LUA_REGISTRYINDEX, g->ref_idle);
+    lua_rawgeti(L, -1, g->nidle);
+    lua_pushnil(L);
+    lua_rawseti(L, -3, g->nidle--);
+    lua_remove(L, -2);
+    return lua_tothread(L, -1);
+}
+
 static int create_thread(lua_State *L)
 {
     mg_lua_call *c = lua_touserdata(L, 1);
     mg_lua_gen *g = c->gen;
-    lua_State *co = lua_newthread(L);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, g->ref_threads);
-    lua_pushvalue(L, -2);
-    lua_pushboolean(L, 1);
-    lua_rawset(L, -3);
-    lua_pop(L, 1);
+    lua_State *co;
+    if (c->kind == MG_LUA_CALL_ROUTE && g->nidle > 0) {
+        co = take_idle_thread(L, g); /* still in the host coroutine set */
+    } else {
+        co = lua_newthread(L);
+        lua_rawgeti(L, LUA_REGISTRYINDEX, g->ref_threads);
+        lua_pushvalue(L, -2);
+        lua_pushboolean(L, 1);
+        lua_rawset(L, -3);
+        lua_pop(L, 1);
+    }
     if (c->kind == MG_LUA_CALL_ROUTE) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, g->ref_body);
         lua_pushlightuserdata(L, c);
@@ -67,9 +82,31 @@ static int create_thread(lua_State *L)
     return 0;
 }
 
+/* A coroutine that returned normally is as good as new once emptied;
+ * one that failed, timed out or still waits is dropped. */
+static int keep_idle(mg_lua_call *c)
+{
+    mg_lua_gen *g = c->gen;
+    if (c->kind != MG_LUA_CALL_ROUTE || c->outcome == MG_LUA_ERROR || g->timed_out ||
+        g->nidle >= MG_LUA_IDLE_MAX || lua_status(c->co) != 0)
+        return 0;
+    lua_State *L = g->L;
+    lua_settop(c->co, 0);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, g->ref_idle);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->co_ref);
+    lua_rawseti(L, -2, ++g->nidle); /* within the preallocated array part */
+    lua_pop(L, 1);
+    luaL_unref(L, LUA_REGISTRYINDEX, c->co_ref);
+    c->co_ref = LUA_NOREF;
+    c->co = NULL;
+    return 1;
+}
+
 static void drop_thread(mg_lua_call *c)
 {
     if (c->co_ref == LUA_NOREF)
+        return;
+    if (keep_idle(c))
         return;
     lua_State *L = c->gen->L;
     lua_rawgeti(L, LUA_REGISTRYINDEX, c->gen->ref_threads);

@@ -171,7 +171,7 @@ mg_lua_gen *mg_lua_gen_build_with(const mg_config *cfg, const mg_lua_limits *lim
         g->lim = *lim;
     else
         mg_lua_limits_default(&g->lim);
-    g->ref_host = g->ref_threads = g->ref_req_mt = LUA_NOREF;
+    g->ref_host = g->ref_threads = g->ref_idle = g->ref_req_mt = LUA_NOREF;
     g->ref_decode = g->ref_encode = g->ref_provider_set = g->ref_body = LUA_NOREF;
     for (int i = 0; i < MG_LUA_NHOOKS; i++)
         g->hook_ref[i] = LUA_NOREF;

@@ -15,6 +15,9 @@
 #define MG_LUA_API_VERSION 1
 #define MG_LUA_HOOK_COUNT 1000   /* VM instructions between deadline checks */
 #define MG_LUA_MAX_TARGETS 32
+/* Route coroutines kept for reuse: a finished coroutine can run a new
+ * function, which saves creating and anchoring one per request. */
+#define MG_LUA_IDLE_MAX 64
 #define MG_LUA_MAX_MSG 512       /* error messages kept for the caller */
 #define MG_LUA_MAX_CALL_ARGS 16  /* mg_lua_call_start */
 #define MG_LUA_BOOT_CHUNK "=(moongate host)" /* name of the trusted boot chunk */
@@ -50,6 +53,9 @@ struct mg_lua_gen {
     /* Registry references (LUA_NOREF when absent). */
     int ref_host;            /* host table: base, envs, defs, providers, ... */
     int ref_threads;         /* weak set of host coroutines */
+    int ref_idle;            /* route coroutines that returned, kept for reuse:
+                                array 1..nidle, preallocated MG_LUA_IDLE_MAX */
+    int nidle;
     int ref_req_mt;          /* metatable of req/res tables (lazy fields) */
     int ref_decode, ref_encode; /* host-private cjson instance */
     int ref_provider_set;    /* configured provider name -> true */

@@ -411,6 +411,8 @@ void mg_lua_sandbox_init(lua_State *L, mg_lua_gen *g)
     lua_setfield(L, -2, "__mode");
     lua_setmetatable(L, -2);
     g->ref_threads = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_createtable(L, MG_LUA_IDLE_MAX, 0); /* sized now: storing never allocates */
+    g->ref_idle = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_newtable(L);
     set_host_field(L, g, "envs");
     lua_newtable(L);

@@ -145,22 +145,15 @@ int mg_px_convert_stream_open(mg_px *px, char *err, size_t errlen)
     return MG_OK;
 }
 
-static int stream_call(mg_px *px, const char *fn, const char *event, size_t elen,
-                       const char *data, size_t dlen, mg_buf *out)
+/* The end of the upstream stream: what the converter still holds. */
+int mg_px_convert_stream_finish(mg_px *px, mg_buf *out)
 {
-    mg_lua_gen *g = px->gen->lua;
-    lua_State *L = mg_lua_gen_state(g);
+    lua_State *L = mg_lua_gen_state(px->gen->lua);
     char err[256];
-    if (push_bridge_fn(L, fn, err, sizeof err) != MG_OK)
+    if (push_bridge_fn(L, "stream_finish", err, sizeof err) != MG_OK)
         return MG_ERR;
     lua_rawgeti(L, LUA_REGISTRYINDEX, px->conv_ref);
-    int nargs = 1;
-    if (data) {
-        lua_pushlstring(L, event, elen);
-        lua_pushlstring(L, data, dlen);
-        nargs = 3;
-    }
-    if (bridge_pcall(px, nargs, 1, 0, err, sizeof err) != MG_OK) {
+    if (bridge_pcall(px, 1, 1, 0, err, sizeof err) != MG_OK) {
         mg_px_error_event(px->ep.format, 502, "api_error", err, out);
         return MG_ERR;
     }
@@ -172,20 +165,77 @@ static int stream_call(mg_px *px, const char *fn, const char *event, size_t elen
     return MG_OK;
 }
 
-int mg_px_convert_stream_event(mg_px *px, const char *event, size_t elen, const char *data,
-                               size_t dlen, mg_buf *out)
+/* Events are converted a network chunk at a time: one call into Lua per
+ * chunk instead of one per event (an upstream chunk often carries dozens),
+ * which is where the per-call cost of crossing into Lua went. */
+void mg_px_convert_stream_queue(mg_px *px, const char *event, size_t elen, const char *data,
+                                size_t dlen)
 {
-    return stream_call(px, "stream_feed", event, elen, data, dlen, out);
+    uint32_t lens[2] = {(uint32_t)elen, (uint32_t)dlen};
+    mg_buf_append(&px->conv_batch, lens, sizeof lens);
+    mg_buf_append(&px->conv_batch, event, elen);
+    mg_buf_append(&px->conv_batch, data, dlen);
+    px->conv_nbatch++;
 }
 
-int mg_px_convert_stream_finish(mg_px *px, mg_buf *out)
+static void push_batch(lua_State *L, const mg_buf *b, size_t n)
 {
-    return stream_call(px, "stream_finish", NULL, 0, NULL, 0, out);
+    lua_createtable(L, (int)(2 * n), 0);
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t lens[2];
+        memcpy(lens, b->data + at, sizeof lens);
+        at += sizeof lens;
+        lua_pushlstring(L, b->data + at, lens[0]);
+        lua_rawseti(L, -2, (int)(2 * i + 1));
+        at += lens[0];
+        lua_pushlstring(L, b->data + at, lens[1]);
+        lua_rawseti(L, -2, (int)(2 * i + 2));
+        at += lens[1];
+    }
 }
+
+/* Converts the queued events; the text for the client is appended to out,
+ * ending with the format's error event if a converter failed. */
+int mg_px_convert_stream_flush(mg_px *px, mg_buf *out)
+{
+    size_t n = px->conv_nbatch;
+    if (n == 0)
+        return MG_OK;
+    mg_lua_gen *g = px->gen->lua;
+    lua_State *L = mg_lua_gen_state(g);
+    char err[256];
+    int rc = push_bridge_fn(L, "stream_feed_batch", err, sizeof err);
+    if (rc == MG_OK) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, px->conv_ref);
+        push_batch(L, &px->conv_batch, n);
+        rc = bridge_pcall(px, 2, 2, 0, err, sizeof err);
+    }
+    mg_buf_reset(&px->conv_batch);
+    px->conv_nbatch = 0;
+    if (rc != MG_OK) {
+        mg_px_error_event(px->ep.format, 502, "api_error", err, out);
+        return MG_ERR;
+    }
+    size_t len;
+    const char *s = lua_tolstring(L, -2, &len);
+    if (s)
+        mg_buf_append(out, s, len);
+    if (lua_isstring(L, -1)) { /* converted up to the event that failed */
+        snprintf(err, sizeof err, "%s", lua_tostring(L, -1));
+        mg_px_error_event(px->ep.format, 502, "api_error", err, out);
+        rc = MG_ERR;
+    }
+    lua_pop(L, 2);
+    return rc;
+}
+
 
 void mg_px_convert_close(mg_px *px)
 {
     if (px->conv_ref > 0 && px->gen->lua)
         luaL_unref(mg_lua_gen_state(px->gen->lua), LUA_REGISTRYINDEX, px->conv_ref);
     px->conv_ref = 0;
+    mg_buf_free(&px->conv_batch);
+    px->conv_nbatch = 0;
 }

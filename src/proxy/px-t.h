@@ -75,6 +75,9 @@ struct mg_px {
 
     int converting;               /* provider format differs: convert.c */
     int conv_ref;                 /* stream converter in the Lua registry */
+    mg_buf conv_batch;            /* events of one upstream chunk awaiting conversion:
+                                     per event u32 event length, u32 data length, bytes */
+    size_t conv_nbatch;           /* events in conv_batch */
     int conv_trusted;             /* bundled converters: no deadline hook */
     int breaker_pending;          /* the attempt owes its breaker a report */
     int committed;                /* status line sent to the client */
@@ -133,8 +136,9 @@ int mg_px_convert_request(mg_px *px, const char *model, mg_buf *out, char *err, 
 int mg_px_convert_response(mg_px *px, const char *body, size_t len, mg_buf *out, char *err,
                            size_t errlen);
 int mg_px_convert_stream_open(mg_px *px, char *err, size_t errlen);
-int mg_px_convert_stream_event(mg_px *px, const char *event, size_t elen, const char *data,
-                               size_t dlen, mg_buf *out);
+void mg_px_convert_stream_queue(mg_px *px, const char *event, size_t elen, const char *data,
+                                size_t dlen);
+int mg_px_convert_stream_flush(mg_px *px, mg_buf *out);
 int mg_px_convert_stream_finish(mg_px *px, mg_buf *out);
 void mg_px_convert_close(mg_px *px);
 void mg_px_note_attempt(mg_px *px, int status, const char *result);

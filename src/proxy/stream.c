@@ -30,7 +30,7 @@ static void on_sse_event(void *ud, const char *event, size_t event_len, const ch
                 json_decref(obj);
             }
         }
-        mg_px_convert_stream_event(px, event, event_len, data, data_len, &px->out);
+        mg_px_convert_stream_queue(px, event, event_len, data, data_len);
         return;
     }
     if (mg_px_event_may_have_usage(px->up_format, event, event_len, data, data_len)) {
@@ -72,6 +72,8 @@ void mg_px_stream_data(mg_px *px, const char *data, size_t len, int *pause)
     if (px->strip_usage_chunk || px->converting) {
         mg_buf_reset(&px->out);
         mg_sse_feed(&px->sse, data, len);
+        if (px->converting)
+            mg_px_convert_stream_flush(px, &px->out);
         rc = send_to_client(px, px->out.data, px->out.len);
     } else {
         rc = send_to_client(px, data, len);

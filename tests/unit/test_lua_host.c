@@ -580,7 +580,52 @@ static void test_generic_calls(void)
     lt_dir_free(&d);
 }
 
+/* Route coroutines are reused once they return: whatever ran before (a
+ * normal return, an error, a timeout that left a coroutine mid-loop) must
+ * not leak into the next call. Policies cannot see host coroutines
+ * (coroutine.running() is nil there), so reuse is invisible to them. */
+static void test_coroutine_reuse(void)
+{
+    lt_dir d;
+    lt_dir_init(&d);
+    lt_write(&d, "x.lua",
+             "local depth = 0\n"
+             "return { route = function(req)\n"
+             "  if req.model == 'boom' then error('boom') end\n"
+             "  if req.model == 'spin' then while true do end end\n"
+             "  assert(coroutine.running() == nil, 'host coroutine visible')\n"
+             "  depth = depth + 1\n"
+             "  return 'openai/' .. req.model\n"
+             "end }\n");
+    mg_lua_limits lim;
+    mg_lua_limits_default(&lim);
+    lim.hook_budget = 0.02;
+    mg_lua_gen *g = lt_build(&d, &lim);
+    lt_result r;
+    const char *order[] = {"a", "boom", "b", "spin", "c", "d", "boom", "e"};
+    for (int round = 0; round < 100; round++) {
+        for (size_t i = 0; i < MG_ARRAY_LEN(order); i++) {
+            if (round > 0 && strcmp(order[i], "spin") == 0)
+                continue; /* one timeout is enough; each costs the budget */
+            lt_route(g, order[i], &r);
+            if (strcmp(order[i], "boom") == 0 || strcmp(order[i], "spin") == 0) {
+                CHECK_EQ_INT(r.outcome, MG_LUA_ERROR);
+                continue;
+            }
+            CHECK_EQ_INT(r.outcome, MG_LUA_OK);
+            CHECK_EQ_INT(r.n, 1);
+            if (r.n != 1)
+                continue;
+            CHECK_EQ_STR(r.t[0].provider, "openai");
+            CHECK_EQ_STR(r.t[0].model, order[i]);
+        }
+    }
+    mg_lua_gen_release(g);
+    lt_dir_free(&d);
+}
+
 TEST_MAIN(T(test_route_forms), T(test_no_hooks), T(test_load_errors),
           T(test_named_defs_and_lists), T(test_runtime_errors), T(test_refusals),
           T(test_req_fields), T(test_sync_hooks), T(test_on_log_fields),
-          T(test_waits_and_cancel), T(test_files_and_require), T(test_generic_calls))
+          T(test_waits_and_cancel), T(test_files_and_require), T(test_generic_calls),
+          T(test_coroutine_reuse))
