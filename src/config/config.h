@@ -53,6 +53,7 @@ typedef struct mg_provider_cfg {
 
 typedef struct mg_model_info {
     char *name;            /* e.g. "gpt-4o-mini" */
+    size_t name_len;       /* strlen(name): lookups run on every request */
     char *vendor;          /* openai | anthropic | google | mock */
     double price_input;    /* USD per million tokens */
     double price_output;

@@ -21,6 +21,7 @@ size_t mg_cfg_model_add(mg_config *c, const char *name, size_t len)
     mg_model_info *m = &c->models[c->nmodels];
     memset(m, 0, sizeof *m);
     m->name = mg_xstrndup(name, len);
+    m->name_len = len;
     return c->nmodels++;
 }
 
@@ -33,10 +34,11 @@ static const mg_model_info *lookup(const mg_config *c, const char *model)
 {
     const mg_model_info *best = NULL;
     size_t best_len = 0;
+    size_t len = strlen(model);
     for (size_t i = 0; i < c->nmodels; i++) {
         const mg_model_info *m = &c->models[i];
-        size_t n = strlen(m->name);
-        if (strncmp(model, m->name, n) != 0)
+        size_t n = m->name_len ? m->name_len : strlen(m->name); /* 0: built by hand */
+        if (n > len || model[0] != m->name[0] || memcmp(model, m->name, n) != 0)
             continue;
         if (model[n] == '\0')
             return m;

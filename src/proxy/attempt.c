@@ -170,37 +170,69 @@ static void build_url(mg_px *px, const mg_provider_cfg *p, const char *model)
     mg_buf_free(&url);
 }
 
+#define MG_PX_LIT(e, at_, cut_, lit) ((e)->at = (at_), (e)->cut = (cut_), (e)->text = (lit), (e)->len = sizeof(lit) - 1)
+
+/* Where `"stream_options":{"include_usage":true}` goes: a new member before
+ * the closing brace, or into (or instead of) the client's own
+ * stream_options. The client's other bytes stay as they were. */
+static void usage_edit(mg_px *px, mg_js_edit *e)
+{
+    const mg_js_span *so = mg_js_get(&px->body, "stream_options");
+    if (!so) {
+        const mg_js_span *w = &px->body.whole;
+        size_t close = (size_t)(w->p - px->raw_body) + w->n - 1;
+        if (px->body.total == 0)
+            MG_PX_LIT(e, close, 0, "\"stream_options\":{\"include_usage\":true}");
+        else
+            MG_PX_LIT(e, close, 0, ",\"stream_options\":{\"include_usage\":true}");
+        return;
+    }
+    size_t at = (size_t)(so->p - px->raw_body);
+    mg_js_object o;
+    if (mg_js_object_of(so, &o) != MG_OK || o.total == 0) { /* null, {} or not an object */
+        MG_PX_LIT(e, at, so->n, "{\"include_usage\":true}");
+        return;
+    }
+    const mg_js_span *iu = mg_js_get(&o, "include_usage");
+    if (iu)
+        MG_PX_LIT(e, (size_t)(iu->p - px->raw_body), iu->n, "true");
+    else
+        MG_PX_LIT(e, at + 1, 0, "\"include_usage\":true,");
+}
+
 /* The body goes upstream byte for byte unless a field must change: the
  * model (routing picked another name) or OpenAI stream usage (we always
- * ask for it, and strip that chunk if the client did not). */
+ * ask for it, and strip that chunk if the client did not). Changes are
+ * spliced into the client's bytes, never a re-serialisation. */
 static void build_body(mg_px *px, const char *model, const char **body, size_t *len)
 {
-    int changed = 0;
-    if (px->ep.format != MG_FMT_GEMINI && strcmp(model, px->model) != 0) {
-        json_object_set_new(px->body, "model", json_string(model));
-        changed = 1;
+    mg_js_edit edits[2];
+    size_t n = 0;
+    mg_buf name = {0};
+    const mg_js_span *m = mg_js_get(&px->body, "model");
+    if (px->ep.format != MG_FMT_GEMINI && m && strcmp(model, px->model) != 0) {
+        mg_buf_append_json_str(&name, model, strlen(model));
+        edits[n++] = (mg_js_edit){(size_t)(m->p - px->raw_body), m->n, name.data, name.len};
     }
     px->strip_usage_chunk = 0;
     if (px->up_format == MG_FMT_OPENAI && px->stream && px->ep.kind == MG_PX_CHAT &&
         !px->client_wants_usage) {
-        json_t *so = json_object_get(px->body, "stream_options");
-        if (!json_is_object(so)) {
-            so = json_object();
-            json_object_set_new(px->body, "stream_options", so);
-        }
-        json_object_set_new(so, "include_usage", json_true());
+        usage_edit(px, &edits[n++]);
         px->strip_usage_chunk = 1;
-        changed = 1;
     }
-    if (!changed) {
+    if (n == 0) {
         *body = px->raw_body;
         *len = px->raw_body_len;
         return;
     }
+    if (n == 2 && edits[1].at < edits[0].at) {
+        mg_js_edit t = edits[0];
+        edits[0] = edits[1];
+        edits[1] = t;
+    }
     mg_buf_reset(&px->send_body);
-    char *dump = json_dumps(px->body, JSON_COMPACT);
-    mg_buf_append_str(&px->send_body, dump);
-    free(dump);
+    mg_js_apply(px->raw_body, px->raw_body_len, edits, n, &px->send_body);
+    mg_buf_free(&name);
     *body = px->send_body.data;
     *len = px->send_body.len;
 }

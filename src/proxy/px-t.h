@@ -9,6 +9,7 @@
 #include "../mock/mock.h"
 #include "../runtime/gateway.h"
 #include "breaker.h"
+#include "../core/jscan.h"
 #include "../keys/keys.h"
 #include "proxy.h"
 
@@ -35,7 +36,8 @@ struct mg_px {
     int state;
     mg_key_lease lease;           /* held from the auth stage until the record */
 
-    json_t *body;                 /* parsed client body */
+    mg_js_object body;            /* client body's top-level members (spans into raw_body);
+                                     body.whole.type is MG_JS_NONE until parsed */
     const char *raw_body;         /* http->body bytes (valid while http) */
     size_t raw_body_len;
     char *model;                  /* model the client asked for */

@@ -1,6 +1,7 @@
 /* request.c — a proxied request's life: entry from the client socket, the
  * parse stage, client-side responses and aborts, and freeing. The other
  * stages live in route.c, attempt.c, stream.c and record.c. */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,28 +117,38 @@ void mg_px_respond_upstream_error(mg_px *px)
 
 static int read_model_and_stream(mg_px *px)
 {
-    json_t *model = json_object_get(px->body, "model");
     if (px->ep.kind == MG_PX_GEMINI || px->ep.kind == MG_PX_GEMINI_STREAM) {
         px->model = mg_xstrdup(px->ep.model);
         px->stream = px->ep.kind == MG_PX_GEMINI_STREAM;
         return MG_OK;
     }
-    if (!json_is_string(model) || json_string_length(model) == 0) {
+    const mg_js_span *model = mg_js_get(&px->body, "model");
+    px->model = mg_js_strdup(model);
+    if (!px->model || !px->model[0]) {
         mg_px_fail(px, 400, NULL, "the request body needs a \"model\" string");
         return MG_ERR;
     }
-    px->model = mg_xstrdup(json_string_value(model));
-    json_t *stream = json_object_get(px->body, "stream");
-    if (stream && !json_is_boolean(stream) && !json_is_null(stream)) {
+    const mg_js_span *stream = mg_js_get(&px->body, "stream");
+    if (stream && stream->type != MG_JS_TRUE && stream->type != MG_JS_FALSE &&
+        stream->type != MG_JS_NULL) {
         mg_px_fail(px, 400, NULL, "\"stream\" must be a boolean");
         return MG_ERR;
     }
-    px->stream = json_is_true(stream);
+    px->stream = mg_js_is_true(stream);
     if (px->ep.format == MG_FMT_OPENAI && px->stream) {
-        json_t *so = json_object_get(px->body, "stream_options");
-        px->client_wants_usage = json_is_true(json_object_get(so, "include_usage"));
+        mg_js_object so;
+        if (mg_js_object_of(mg_js_get(&px->body, "stream_options"), &so) == MG_OK)
+            px->client_wants_usage = mg_js_is_true(mg_js_get(&so, "include_usage"));
     }
     return MG_OK;
+}
+
+/* A string member short enough for a session id, decoded; NULL otherwise. */
+static char *session_string(const mg_js_span *v)
+{
+    if (!v || v->type != MG_JS_STRING || v->n > 256 + 2)
+        return NULL;
+    return mg_js_strdup(v);
 }
 
 static void read_session(mg_px *px)
@@ -150,32 +161,37 @@ static void read_session(mg_px *px)
     }
     /* The client's own conversation metadata: Anthropic metadata.user_id,
      * OpenAI user / metadata.session_id. */
-    json_t *meta = json_object_get(px->body, "metadata");
-    json_t *v = json_object_get(meta, "session_id");
-    if (!json_is_string(v))
-        v = json_object_get(meta, "user_id");
-    if (!json_is_string(v))
-        v = json_object_get(px->body, "user");
-    if (json_is_string(v) && json_string_length(v) < 256)
-        mg_record_set_text(&px->rec->session_id, json_string_value(v));
+    mg_js_object meta;
+    char *v = NULL;
+    if (mg_js_object_of(mg_js_get(&px->body, "metadata"), &meta) == MG_OK) {
+        v = session_string(mg_js_get(&meta, "session_id"));
+        if (!v)
+            v = session_string(mg_js_get(&meta, "user_id"));
+    }
+    if (!v)
+        v = session_string(mg_js_get(&px->body, "user"));
+    if (v && strlen(v) < 256)
+        mg_record_set_text(&px->rec->session_id, v);
+    free(v);
 }
 
 int mg_px_stage_parse(mg_px *px)
 {
-    json_error_t jerr;
+    mg_js_error jerr;
     if (px->raw_body_len == 0) {
         mg_px_fail(px, 400, NULL, "the request needs a JSON body");
         return MG_ERR;
     }
-    /* JSON_REJECT_DUPLICATES: two "model" keys could route one way and be
-     * billed another. */
-    px->body = json_loadb(px->raw_body, px->raw_body_len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!px->body) {
+    /* Duplicate top-level keys are refused: two "model" keys could route
+     * one way and be billed another. */
+    if (mg_js_scan(px->raw_body, px->raw_body_len, &px->body, &jerr) != MG_OK) {
+        px->body.whole.type = MG_JS_NONE;
         mg_px_fail(px, 400, NULL, "invalid JSON body at line %d column %d: %s", jerr.line,
                    jerr.column, jerr.text);
         return MG_ERR;
     }
-    if (!json_is_object(px->body)) {
+    if (px->body.whole.type != MG_JS_OBJECT) {
+        px->body.whole.type = MG_JS_NONE;
         mg_px_fail(px, 400, NULL, "the request body must be a JSON object");
         return MG_ERR;
     }
@@ -193,8 +209,6 @@ static void px_free(mg_px *px)
         free(px->targets[i].model);
     mg_px_attempt_reset(px);
     mg_px_convert_close(px);
-    if (px->body)
-        json_decref(px->body);
     free(px->model);
     mg_buf_free(&px->up_body);
     mg_buf_free(&px->send_body);
@@ -287,16 +301,16 @@ mg_px *mg_px_create(struct mg_worker *w, mg_http_req *req, const mg_px_endpoint 
 long mg_px_max_tokens(mg_px *px)
 {
     static const char *const names[] = {"max_tokens", "max_completion_tokens", "max_output_tokens"};
-    for (size_t i = 0; i < MG_ARRAY_LEN(names); i++) {
-        json_t *v = json_object_get(px->body, names[i]);
-        if (json_is_integer(v) && json_integer_value(v) > 0)
-            return (long)json_integer_value(v);
-    }
-    if (!px->body)
+    long long v;
+    if (px->body.whole.type != MG_JS_OBJECT)
         return px->cfg->default_max_tokens;
-    json_t *g = json_object_get(json_object_get(px->body, "generationConfig"), "maxOutputTokens");
-    if (json_is_integer(g) && json_integer_value(g) > 0)
-        return (long)json_integer_value(g);
+    for (size_t i = 0; i < MG_ARRAY_LEN(names); i++)
+        if (mg_js_int(mg_js_get(&px->body, names[i]), &v) && v > 0)
+            return v > LONG_MAX ? LONG_MAX : (long)v;
+    mg_js_object gc;
+    if (mg_js_object_of(mg_js_get(&px->body, "generationConfig"), &gc) == MG_OK &&
+        mg_js_int(mg_js_get(&gc, "maxOutputTokens"), &v) && v > 0)
+        return v > LONG_MAX ? LONG_MAX : (long)v;
     return px->cfg->default_max_tokens;
 }
 

@@ -62,7 +62,21 @@ for r in $RUNS; do
   MGPID=$!
   wait_port "$MG_PORT" 10 || { cat "$TMP/moongate.log"; exit 1; }
   "${RUN[@]}" -r "$r" -n moongate -u "http://127.0.0.1:$MG_PORT" -s openai -m mock-gpt -p "$MGPID" >/dev/null
+  if [[ ${CONVERSION:-1} == 1 ]]; then
+    # Format conversion in the same run: an Anthropic client streaming from
+    # the OpenAI-format upstream (every event converted in Lua) beside the
+    # same client passed through to the Anthropic-format upstream.
+    "${RUN[@]}" -r "$r" -n moongate-anthropic-passthrough -u "http://127.0.0.1:$MG_PORT" -s anthropic \
+      -m mock-claude -c 64 -M stream >/dev/null
+    "${RUN[@]}" -r "$r" -n moongate-convert-anthropic-to-openai -u "http://127.0.0.1:$MG_PORT" -s anthropic \
+      -m mock-gpt -c 64 -M stream >/dev/null
+  fi
   kill "$MGPID"; wait "$MGPID" || true; MGPID=""
 done
 "$B/table.sh" "$OUT"
+if [[ ${CONVERSION:-1} == 1 ]]; then
+  jq -rs '[.[] | select(.measure == "load" and .mode == "stream" and .conc == 64 and (.target | startswith("moongate-")))]
+    | group_by(.run) | .[] | (map({(.target): .rps}) | add) as $r
+    | "conversion (\(.[0].run)): \($r["moongate-convert-anthropic-to-openai"] | floor) req/s converted vs \($r["moongate-anthropic-passthrough"] | floor) passed through = \(($r["moongate-convert-anthropic-to-openai"] / $r["moongate-anthropic-passthrough"]) * 100 | floor / 100)x"' "$OUT" || true
+fi
 echo "results: $OUT"
