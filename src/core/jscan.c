@@ -351,7 +351,7 @@ static void close_member(scan *sc, size_t *mstart, mg_js_type mtype)
     *mstart = NO_MEMBER;
 }
 
-int mg_js_scan(const char *s, size_t len, mg_js_object *out, mg_js_error *err)
+static int scan_doc(const char *s, size_t len, mg_js_object *out, mg_js_error *err, size_t *used)
 {
     scan sc = {s, len, 0, err, out};
     char stack[MG_JS_MAX_DEPTH]; /* '{' or '[' per open container */
@@ -395,6 +395,10 @@ int mg_js_scan(const char *s, size_t len, mg_js_object *out, mg_js_error *err)
             if (depth == 0) {
                 if (out)
                     out->whole = (mg_js_span){s + vstart0, sc.i - vstart0, type_at(s[vstart0])};
+                if (used) {
+                    *used = sc.i;
+                    return MG_OK;
+                }
                 skip_ws(&sc);
                 if (sc.i != len)
                     return fail(&sc, "unexpected text after the JSON value");
@@ -416,6 +420,16 @@ int mg_js_scan(const char *s, size_t len, mg_js_object *out, mg_js_error *err)
             depth--;
         }
     }
+}
+
+int mg_js_scan(const char *s, size_t len, mg_js_object *out, mg_js_error *err)
+{
+    return scan_doc(s, len, out, err, NULL);
+}
+
+int mg_js_scan_prefix(const char *s, size_t len, mg_js_object *out, size_t *used)
+{
+    return scan_doc(s, len, out, NULL, used);
 }
 
 int mg_js_object_of(const mg_js_span *v, mg_js_object *out)

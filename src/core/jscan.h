@@ -15,7 +15,7 @@
 #include "buf.h"
 
 #define MG_JS_MAX_DEPTH 2048  /* as jansson: deeper nesting is refused */
-#define MG_JS_MAX_MEMBERS 64  /* top-level members indexed; more are checked, not kept */
+#define MG_JS_MAX_MEMBERS 32  /* top-level members indexed; more are checked, not kept */
 
 typedef enum mg_js_type {
     MG_JS_NONE = 0,
@@ -60,6 +60,10 @@ typedef struct mg_js_error {
  * surrogates, \u0000, nesting past MG_JS_MAX_DEPTH and duplicate
  * top-level keys. MG_OK or MG_ERR with err filled. */
 int mg_js_scan(const char *s, size_t len, mg_js_object *out, mg_js_error *err);
+
+/* Like mg_js_scan for the one value at the start of s; what follows it is
+ * not looked at. *used: the value's end. */
+int mg_js_scan_prefix(const char *s, size_t len, mg_js_object *out, size_t *used);
 
 /* Indexes a nested object span already validated by mg_js_scan. */
 int mg_js_object_of(const mg_js_span *v, mg_js_object *out);

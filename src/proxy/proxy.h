@@ -62,7 +62,10 @@ typedef struct mg_usage {
 /* Read usage from a non-streaming response body or one stream event's
  * data in the given provider format; merges into u (stream usage that is
  * cumulative replaces, never adds). */
-void mg_px_usage_from_json(int format, const json_t *obj, mg_usage *u);
+/* Usage from one stream event's JSON text (or a whole body, read fully). */
+void mg_px_usage_from_event(int format, const char *data, size_t len, mg_usage *u);
+/* OpenAI's usage chunk: "choices": [] beside a usage object. */
+int mg_px_is_usage_only_chunk(const char *data, size_t len);
 /* The same from a whole response body, parsing only the usage object. */
 void mg_px_usage_from_body(int format, const char *body, size_t len, mg_usage *u);
 /* Cheap check before parsing a stream event's JSON: could it carry usage? */

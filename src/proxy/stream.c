@@ -8,14 +8,6 @@
 
 #define MG_PX_MAX_EVENT (16u << 20)
 
-/* OpenAI's usage chunk: "choices": [] with a usage object. */
-static int is_usage_only_chunk(const json_t *obj)
-{
-    const json_t *choices = json_object_get(obj, "choices");
-    return json_is_array(choices) && json_array_size(choices) == 0 &&
-           json_is_object(json_object_get(obj, "usage"));
-}
-
 static void on_sse_event(void *ud, const char *event, size_t event_len, const char *data,
                          size_t data_len)
 {
@@ -23,23 +15,14 @@ static void on_sse_event(void *ud, const char *event, size_t event_len, const ch
     int drop = 0;
     px->content_bytes += (long)data_len;
     if (px->converting) {
-        if (mg_px_event_may_have_usage(px->up_format, event, event_len, data, data_len)) {
-            json_t *obj = json_loadb(data, data_len, 0, NULL);
-            if (obj) {
-                mg_px_usage_from_json(px->up_format, obj, &px->usage);
-                json_decref(obj);
-            }
-        }
+        if (mg_px_event_may_have_usage(px->up_format, event, event_len, data, data_len))
+            mg_px_usage_from_event(px->up_format, data, data_len, &px->usage);
         mg_px_convert_stream_queue(px, event, event_len, data, data_len);
         return;
     }
     if (mg_px_event_may_have_usage(px->up_format, event, event_len, data, data_len)) {
-        json_t *obj = json_loadb(data, data_len, 0, NULL);
-        if (obj) {
-            mg_px_usage_from_json(px->up_format, obj, &px->usage);
-            drop = px->strip_usage_chunk && is_usage_only_chunk(obj);
-            json_decref(obj);
-        }
+        mg_px_usage_from_event(px->up_format, data, data_len, &px->usage);
+        drop = px->strip_usage_chunk && mg_px_is_usage_only_chunk(data, data_len);
     }
     if (!px->strip_usage_chunk || drop)
         return;

@@ -9,32 +9,39 @@
  *   Gemini: candidatesTokenCount excludes thoughtsTokenCount. */
 #include <string.h>
 
+#include "../core/jscan.h"
 #include "proxy.h"
 
 /* Token counts come from the upstream: a negative or absurd one must not
  * turn into a negative cost or overflow the sums below. */
 #define MG_USAGE_MAX_TOKENS 1000000000000L
 
-static long num(const json_t *obj, const char *key)
+static long num(const mg_js_object *obj, const char *key)
 {
-    json_t *v = obj ? json_object_get(obj, key) : NULL;
-    if (!json_is_integer(v))
+    long long n;
+    if (!obj || !mg_js_int(mg_js_get(obj, key), &n))
         return 0;
-    json_int_t n = json_integer_value(v);
     return n < 0 ? 0 : n > MG_USAGE_MAX_TOKENS ? MG_USAGE_MAX_TOKENS : (long)n;
 }
 
-static int has(const json_t *obj, const char *key)
+static int has(const mg_js_object *obj, const char *key)
 {
-    return obj && json_is_integer(json_object_get(obj, key));
+    long long n;
+    return obj && mg_js_int(mg_js_get(obj, key), &n);
 }
 
-static void openai_usage(const json_t *u, mg_usage *out)
+/* The object under key in o, indexed into out; NULL when absent or not an
+ * object (num() and has() read NULL as empty). */
+static const mg_js_object *sub(const mg_js_object *o, const char *key, mg_js_object *out)
 {
-    if (!json_is_object(u))
-        return;
-    const json_t *pd = json_object_get(u, "prompt_tokens_details");
-    const json_t *cd = json_object_get(u, "completion_tokens_details");
+    return o && mg_js_object_of(mg_js_get(o, key), out) == MG_OK ? out : NULL;
+}
+
+static void openai_usage(const mg_js_object *u, mg_usage *out)
+{
+    mg_js_object pdo, cdo;
+    const mg_js_object *pd = sub(u, "prompt_tokens_details", &pdo);
+    const mg_js_object *cd = sub(u, "completion_tokens_details", &cdo);
     out->input = num(u, "prompt_tokens");
     out->output = num(u, "completion_tokens");
     out->cached_read = num(pd, "cached_tokens");
@@ -43,23 +50,20 @@ static void openai_usage(const json_t *u, mg_usage *out)
     out->seen = 1;
 }
 
-static void responses_usage(const json_t *u, mg_usage *out)
+static void responses_usage(const mg_js_object *u, mg_usage *out)
 {
-    if (!json_is_object(u))
-        return;
+    mg_js_object d;
     out->input = num(u, "input_tokens");
     out->output = num(u, "output_tokens");
-    out->cached_read = num(json_object_get(u, "input_tokens_details"), "cached_tokens");
-    out->reasoning = num(json_object_get(u, "output_tokens_details"), "reasoning_tokens");
+    out->cached_read = num(sub(u, "input_tokens_details", &d), "cached_tokens");
+    out->reasoning = num(sub(u, "output_tokens_details", &d), "reasoning_tokens");
     out->seen = 1;
 }
 
 /* Anthropic: fields present replace what we had (message_delta repeats the
  * cumulative output count and, in newer API versions, the input counts). */
-static void anthropic_usage(const json_t *u, mg_usage *out)
+static void anthropic_usage(const mg_js_object *u, mg_usage *out)
 {
-    if (!json_is_object(u))
-        return;
     long in = num(u, "input_tokens"), cr = num(u, "cache_read_input_tokens");
     long cw = num(u, "cache_creation_input_tokens");
     if (has(u, "input_tokens") || has(u, "cache_read_input_tokens")) {
@@ -75,10 +79,8 @@ static void anthropic_usage(const json_t *u, mg_usage *out)
     out->seen = 1;
 }
 
-static void gemini_usage(const json_t *u, mg_usage *out)
+static void gemini_usage(const mg_js_object *u, mg_usage *out)
 {
-    if (!json_is_object(u))
-        return;
     out->input = num(u, "promptTokenCount");
     out->reasoning = num(u, "thoughtsTokenCount");
     out->output = num(u, "candidatesTokenCount") + out->reasoning;
@@ -87,30 +89,51 @@ static void gemini_usage(const json_t *u, mg_usage *out)
     out->seen = 1;
 }
 
-void mg_px_usage_from_json(int format, const json_t *obj, mg_usage *u)
+/* The usage object itself, per format. */
+static void usage_object(int format, const mg_js_object *u, mg_usage *out)
 {
-    if (!json_is_object(obj))
-        return;
     switch (format) {
-    case MG_FMT_OPENAI:
-        openai_usage(json_object_get(obj, "usage"), u);
-        break;
-    case MG_FMT_RESPONSES: {
-        const json_t *resp = json_object_get(obj, "response");
-        responses_usage(json_object_get(resp ? resp : obj, "usage"), u);
-        break;
+    case MG_FMT_OPENAI: openai_usage(u, out); break;
+    case MG_FMT_RESPONSES: responses_usage(u, out); break;
+    case MG_FMT_ANTHROPIC: anthropic_usage(u, out); break;
+    case MG_FMT_GEMINI: gemini_usage(u, out); break;
+    default: break;
     }
-    case MG_FMT_ANTHROPIC: {
-        const json_t *msg = json_object_get(obj, "message");
-        anthropic_usage(json_object_get(msg ? msg : obj, "usage"), u);
-        break;
-    }
-    case MG_FMT_GEMINI:
-        gemini_usage(json_object_get(obj, "usageMetadata"), u);
-        break;
-    default:
-        break;
-    }
+}
+
+/* Where the usage object sits in a whole body or event of each format. */
+static void usage_in(int format, const mg_js_object *obj, mg_usage *u)
+{
+    mg_js_object outer, usage;
+    const char *key = format == MG_FMT_GEMINI ? "usageMetadata" : "usage";
+    if (format == MG_FMT_RESPONSES && sub(obj, "response", &outer))
+        obj = &outer;
+    else if (format == MG_FMT_ANTHROPIC && sub(obj, "message", &outer))
+        obj = &outer;
+    if (sub(obj, key, &usage))
+        usage_object(format, &usage, u);
+}
+
+void mg_px_usage_from_event(int format, const char *data, size_t len, mg_usage *u)
+{
+    mg_js_object obj;
+    if (mg_js_scan(data, len, &obj, NULL) == MG_OK && obj.whole.type == MG_JS_OBJECT)
+        usage_in(format, &obj, u);
+}
+
+int mg_px_is_usage_only_chunk(const char *data, size_t len)
+{
+    mg_js_object obj, usage;
+    if (mg_js_scan(data, len, &obj, NULL) != MG_OK || obj.whole.type != MG_JS_OBJECT)
+        return 0;
+    const mg_js_span *choices = mg_js_get(&obj, "choices");
+    if (!choices || choices->type != MG_JS_ARRAY)
+        return 0;
+    for (size_t k = 1; k + 1 < choices->n; k++)
+        if (choices->p[k] != ' ' && choices->p[k] != '\n' && choices->p[k] != '\t' &&
+            choices->p[k] != '\r')
+            return 0; /* not empty */
+    return sub(&obj, "usage", &usage) != NULL;
 }
 
 /* True when `"key"` followed by optional spaces, ':' and spaces, then '{'
@@ -155,17 +178,6 @@ static const char *usage_key(int format)
     return format == MG_FMT_GEMINI ? "\"usageMetadata\"" : "\"usage\"";
 }
 
-static void usage_object(int format, const json_t *u, mg_usage *out)
-{
-    switch (format) {
-    case MG_FMT_OPENAI: openai_usage(u, out); break;
-    case MG_FMT_RESPONSES: responses_usage(u, out); break;
-    case MG_FMT_ANTHROPIC: anthropic_usage(u, out); break;
-    case MG_FMT_GEMINI: gemini_usage(u, out); break;
-    default: break;
-    }
-}
-
 /* Providers put usage last in their bodies; parsing only that object from
  * its last unescaped key saves parsing the whole (possibly long) answer.
  * Anything unexpected falls back to a full parse. */
@@ -182,18 +194,12 @@ void mg_px_usage_from_body(int format, const char *body, size_t len, mg_usage *u
         const char *q = hit + klen, *end = body + len;
         while (q < end && (*q == ' ' || *q == ':' || *q == '\t' || *q == '\n' || *q == '\r'))
             q++;
-        json_t *obj = q < end && *q == '{'
-                          ? json_loadb(q, (size_t)(end - q), JSON_DISABLE_EOF_CHECK, NULL)
-                          : NULL;
-        if (obj) {
-            usage_object(format, obj, u);
-            json_decref(obj);
+        mg_js_object obj;
+        size_t used;
+        if (q < end && *q == '{' && mg_js_scan_prefix(q, (size_t)(end - q), &obj, &used) == MG_OK) {
+            usage_object(format, &obj, u);
             return;
         }
     }
-    json_t *whole = json_loadb(body, len, 0, NULL);
-    if (whole) {
-        mg_px_usage_from_json(format, whole, u);
-        json_decref(whole);
-    }
+    mg_px_usage_from_event(format, body, len, u);
 }

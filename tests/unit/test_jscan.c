@@ -125,8 +125,8 @@ static void test_many_members(void)
     CHECK_EQ_INT(o.n, MG_JS_MAX_MEMBERS);
     CHECK_EQ_INT(o.total, 100);
     long long v;
-    CHECK(mg_js_int(mg_js_get(&o, "k63"), &v) && v == 63);
-    CHECK(mg_js_get(&o, "k64") == NULL);
+    CHECK(mg_js_int(mg_js_get(&o, "k31"), &v) && v == 31);
+    CHECK(mg_js_get(&o, "k32") == NULL);
     /* A duplicate of an indexed key is caught even past the index. */
     b.len--;
     mg_buf_append_str(&b, ",\"k3\":1}");
