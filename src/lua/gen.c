@@ -11,6 +11,7 @@
 
 #include "../core/log.h"
 #include "internal.h"
+#include "json_codec.h"
 
 extern int luaopen_cjson(lua_State *L);
 extern int luaopen_cjson_safe(lua_State *L);
@@ -77,6 +78,8 @@ static void set_package_path(lua_State *L, const char *home)
     lua_setfield(L, -2, "cjson");
     lua_pushcfunction(L, luaopen_cjson_safe);
     lua_setfield(L, -2, "cjson.safe");
+    lua_pushcfunction(L, luaopen_moongate_jsonc);
+    lua_setfield(L, -2, "moongate.jsonc");
     lua_pop(L, 2);
 }
 

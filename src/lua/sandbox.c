@@ -350,7 +350,7 @@ static void make_module_cache(lua_State *L, mg_lua_gen *g, int mg)
     lua_newtable(L);
     lua_pushvalue(L, mg);
     lua_setfield(L, -2, "mg");
-    static const char *const preloaded[] = {"cjson", "cjson.safe", NULL};
+    static const char *const preloaded[] = {"cjson", "cjson.safe", "moongate.jsonc", NULL};
     for (int i = 0; preloaded[i]; i++) {
         lua_getglobal(L, "require");
         lua_pushstring(L, preloaded[i]);

@@ -6,6 +6,7 @@
 #include <lualib.h>
 #include <stdio.h>
 
+#include "../lua/json_codec.h"
 #include "gateway.h"
 
 int luaopen_cjson(lua_State *L);
@@ -32,6 +33,8 @@ int mg_lua_test_main(const char *home, const char *dir)
     lua_getfield(L, -1, "preload");
     lua_pushcfunction(L, luaopen_cjson);
     lua_setfield(L, -2, "cjson");
+    lua_pushcfunction(L, luaopen_moongate_jsonc);
+    lua_setfield(L, -2, "moongate.jsonc");
     lua_pop(L, 1);
     lua_pushfstring(L, "%s/lua/?.lua;%s/lua/?/init.lua;%s/?.lua", home, home, dir);
     lua_setfield(L, -2, "path");

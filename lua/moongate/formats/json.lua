@@ -12,8 +12,13 @@
 -- when it has that metatable or is a non-empty sequence; an unmarked empty table
 -- is `{}`. `json.null` is cjson.null, so tables decoded by cjson interoperate.
 --
--- Decoding: cjson (C, fast) when the text has no empty array, otherwise a small
--- Lua decoder; both return the same shape. Uses: cjson.
+-- The codec: moongate.jsonc (C, src/lua/json_codec*.c, preloaded by the host)
+-- when present; it does exactly what the Lua code below does, only faster, and
+-- marks every decoded array. Without it (a plain `luajit`): the Lua encoder, and
+-- for decoding cjson when the text has no empty array, else the Lua decoder.
+-- json.codec says which ("c" or "lua"). json._lua_encode, _lua_decode and
+-- _lua_encode_string are the pure-Lua codec, the reference the tests and the
+-- fuzzer compare the C one against. Uses: cjson, moongate.jsonc.
 
 local cjson = require "cjson"
 
@@ -56,6 +61,7 @@ local function encode_string(s)
   return '"' .. s .. '"'
 end
 json.encode_string = encode_string
+json._lua_encode_string = encode_string
 
 local function encode_number(n)
   if n ~= n or n == huge or n == -huge then return "null" end
@@ -120,13 +126,14 @@ function json.encode(v)
   encode_value(v, buf, 0)
   return concat(buf)
 end
+json._lua_encode = json.encode
 
 -- ---------------------------------------------------------------- decoding --
 
 local max_depth = 1000
 
 local function decode_error(s, pos, what)
-  error(fmt("json.decode: %s at byte %d", what, pos), 0)
+  error(fmt("json.decode: %s at byte %d%s", what, pos, pos > #s and " (end of text)" or ""), 0)
 end
 
 local function utf8_char(cp)
@@ -141,13 +148,36 @@ end
 
 local simple_unescape = { ['"'] = '"', ['\\'] = '\\', ['/'] = '/', b = '\b', f = '\f', n = '\n', r = '\r', t = '\t' }
 
+-- The code point of the 4 hex digits at pos, or nil.
+local function hex4(s, pos)
+  local hex = sub(s, pos, pos + 3)
+  if find(hex, "^%x%x%x%x$") then return tonumber(hex, 16) end
+end
+
+-- A \u escape (its 4 digits at pos) to UTF-8, joining a surrogate pair;
+-- a lone surrogate becomes U+FFFD. Returns the text and the next position.
+local function decode_u_escape(s, pos)
+  local cp = hex4(s, pos)
+  local nextpos = pos + 4
+  if cp >= 0xD800 and cp <= 0xDBFF then
+    local lo = sub(s, nextpos, nextpos + 1) == "\\u" and hex4(s, nextpos + 2)
+    if lo and lo >= 0xDC00 and lo <= 0xDFFF then
+      return utf8_char(0x10000 + (cp - 0xD800) * 0x400 + (lo - 0xDC00)), nextpos + 6
+    end
+    cp = 0xFFFD
+  elseif cp >= 0xDC00 and cp <= 0xDFFF then
+    cp = 0xFFFD
+  end
+  return utf8_char(cp), nextpos
+end
+
 local function decode_string(s, pos)
   -- pos is just after the opening quote
   local parts, np = nil, 0
   local start = pos
   while true do
     local q = find(s, '["\\]', pos)
-    if not q then decode_error(s, start, "unterminated string") end
+    if not q then decode_error(s, start - 1, "unterminated string") end
     if byte(s, q) == 34 then -- closing quote
       if not parts then return sub(s, start, q - 1), q + 1 end
       np = np + 1; parts[np] = sub(s, pos, q - 1)
@@ -157,26 +187,50 @@ local function decode_string(s, pos)
     np = np + 1; parts[np] = sub(s, pos, q - 1)
     local e = sub(s, q + 1, q + 1)
     if e == "u" then
-      local hex = sub(s, q + 2, q + 5)
-      local cp = tonumber(hex, 16)
-      if not cp or #hex ~= 4 then decode_error(s, q, "bad \\u escape") end
-      local nextpos = q + 6
-      if cp >= 0xD800 and cp <= 0xDBFF and sub(s, nextpos, nextpos + 1) == "\\u" then
-        local lo = tonumber(sub(s, nextpos + 2, nextpos + 5), 16)
-        if lo and lo >= 0xDC00 and lo <= 0xDFFF then
-          cp = 0x10000 + (cp - 0xD800) * 0x400 + (lo - 0xDC00)
-          nextpos = nextpos + 6
-        end
-      end
-      np = np + 1; parts[np] = utf8_char(cp)
-      pos = nextpos
+      if not hex4(s, q + 2) then decode_error(s, q, "invalid \\u escape") end
+      np = np + 1; parts[np], pos = decode_u_escape(s, q + 2)
     else
       local r = simple_unescape[e]
-      if not r then decode_error(s, q, "bad escape") end
+      if not r then decode_error(s, q, "invalid escape") end
       np = np + 1; parts[np] = r
       pos = q + 2
     end
   end
+end
+
+-- RFC 8259 numbers only: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+local function decode_number(s, pos)
+  local p = pos
+  if byte(s, p) == 45 then p = p + 1 end
+  local c = byte(s, p)
+  if c == 48 then
+    p = p + 1
+  elseif c and c >= 49 and c <= 57 then
+    local _, e = find(s, "^[0-9]+", p)
+    p = e + 1
+  else
+    decode_error(s, pos, "invalid number")
+  end
+  if byte(s, p) == 46 then
+    local _, e = find(s, "^[0-9]+", p + 1)
+    if not e then decode_error(s, pos, "invalid number") end
+    p = e + 1
+  end
+  local mant_end = p
+  c = byte(s, p)
+  if c == 101 or c == 69 then
+    local _, e = find(s, "^[-+]?[0-9]+", p + 1)
+    if not e then decode_error(s, pos, "invalid number") end
+    p = e + 1
+  end
+  local n = tonumber(sub(s, pos, p - 1))
+  if not n then
+    -- LuaJIT's scanner gives up on exponents of ~8 digits and more; at
+    -- that size the value is 0 or infinite (as strtod says).
+    n = tonumber(sub(s, pos, mant_end - 1))
+    if n ~= 0 then n = n * (byte(s, mant_end + 1) == 45 and 0 or huge) end
+  end
+  return n, p
 end
 
 local decode_value
@@ -206,7 +260,7 @@ local function decode_object(s, pos, depth)
   pos = skip_ws(s, pos)
   if byte(s, pos) == 125 then return obj, pos + 1 end
   while true do
-    if byte(s, pos) ~= 34 then decode_error(s, pos, "expected string key") end
+    if byte(s, pos) ~= 34 then decode_error(s, pos, "expected a string key") end
     local k
     k, pos = decode_string(s, pos + 1)
     pos = skip_ws(s, pos)
@@ -226,7 +280,7 @@ decode_value = function(s, pos, depth)
   pos = skip_ws(s, pos)
   local c = byte(s, pos)
   if c == 123 or c == 91 then
-    if depth >= max_depth then decode_error(s, pos, "nesting too deep") end
+    if depth >= max_depth then decode_error(s, pos, "nesting deeper than 1000") end
     if c == 123 then return decode_object(s, pos + 1, depth + 1) end
     return decode_array(s, pos + 1, depth + 1)
   end
@@ -234,12 +288,8 @@ decode_value = function(s, pos, depth)
   if c == 116 and sub(s, pos, pos + 3) == "true" then return true, pos + 4 end
   if c == 102 and sub(s, pos, pos + 4) == "false" then return false, pos + 5 end
   if c == 110 and sub(s, pos, pos + 3) == "null" then return cjson.null, pos + 4 end
-  local a, b = find(s, "^-?%d+%.?%d*[eE]?[-+]?%d*", pos)
-  if a then
-    local n = tonumber(sub(s, a, b))
-    if n then return n, b + 1 end
-  end
-  decode_error(s, pos, "unexpected character")
+  if c == 45 or (c and c >= 48 and c <= 57) then return decode_number(s, pos) end
+  decode_error(s, pos, "expected a value")
 end
 
 local function mark_arrays(v, depth)
@@ -258,32 +308,57 @@ end
 local function lua_decode(s)
   local v, pos = decode_value(s, 1, 0)
   pos = skip_ws(s, pos)
-  if pos <= #s then decode_error(s, pos, "trailing data") end
+  if pos <= #s then decode_error(s, pos, "trailing data after the value") end
   return v
 end
 
--- Decodes JSON text. Returns value, or nil and an error message (never raises).
--- mark_all: also mark non-empty arrays on the cjson path (slower; the Lua path
--- always marks them).
-function json.decode(s, mark_all)
+-- The pure-Lua decoder alone: value, or nil and a message.
+function json._lua_decode(s)
   if type(s) ~= "string" then return nil, "json.decode: expected a string" end
-  if not find(s, "%[%s*%]") then
-    local ok, v = pcall(cjson.decode, s)
-    if not ok then return nil, tostring(v) end
-    if mark_all then mark_arrays(v, 0) end
-    return v
-  end
   local ok, v = pcall(lua_decode, s)
   if not ok then return nil, v end
   return v
 end
 
--- True when s is a complete JSON object text (used to tell finished tool
--- arguments from fragments).
-function json.is_complete_object(s)
-  if type(s) ~= "string" or not find(s, "^%s*{") or not find(s, "}%s*$") then return false end
-  local ok, v = pcall(cjson.decode, s)
-  return ok and type(v) == "table"
+local has_c, jsonc = pcall(require, "moongate.jsonc")
+json.codec = has_c and type(jsonc) == "table" and "c" or "lua"
+
+if json.codec == "c" then
+  local codec = jsonc.new(array_mt)
+  local c_decode = codec.decode
+
+  -- Decodes JSON text. Returns value, or nil and an error message (never
+  -- raises). Every array carries array_mt.
+  json.decode = c_decode
+  json.encode = codec.encode
+  json.encode_string = codec.encode_string
+
+  -- True when s is a complete JSON object text (used to tell finished tool
+  -- arguments from fragments).
+  function json.is_complete_object(s)
+    if type(s) ~= "string" or not find(s, "^%s*{") or not find(s, "}%s*$") then return false end
+    return type(c_decode(s)) == "table"
+  end
+else
+  -- Decodes JSON text. Returns value, or nil and an error message (never
+  -- raises). mark_all: also mark non-empty arrays on the cjson path (slower;
+  -- the Lua path always marks them).
+  function json.decode(s, mark_all)
+    if type(s) ~= "string" then return nil, "json.decode: expected a string" end
+    if not find(s, "%[%s*%]") then
+      local ok, v = pcall(cjson.decode, s)
+      if not ok then return nil, tostring(v) end
+      if mark_all then mark_arrays(v, 0) end
+      return v
+    end
+    return json._lua_decode(s)
+  end
+
+  function json.is_complete_object(s)
+    if type(s) ~= "string" or not find(s, "^%s*{") or not find(s, "}%s*$") then return false end
+    local ok, v = pcall(cjson.decode, s)
+    return ok and type(v) == "table"
+  end
 end
 
 return json
