@@ -37,13 +37,13 @@ static void *gen_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     mg_lua_gen *g = ud;
     size_t old = ptr ? osize : 0;
     if (nsize == 0) {
-        free(ptr);
+        mg_lua_pool_realloc(&g->pool, ptr, old, 0);
         g->mem_used -= old;
         return NULL;
     }
     if (nsize > old && g->mem_used + (nsize - old) > g->lim.memory_max)
         return NULL;
-    void *q = realloc(ptr, nsize);
+    void *q = mg_lua_pool_realloc(&g->pool, ptr, old, nsize);
     if (!q)
         return NULL;
     g->mem_used = g->mem_used - old + nsize;
@@ -150,6 +150,7 @@ static void gen_free(mg_lua_gen *g)
 {
     if (g->L)
         lua_close(g->L);
+    mg_lua_pool_drain(&g->pool);
     for (size_t i = 0; i < g->nfiles; i++)
         free((char *)g->files[i].name);
     free(g->files);

@@ -11,6 +11,7 @@
 
 #include "../core/buf.h"
 #include "host.h"
+#include "pool.h"
 
 #define MG_LUA_API_VERSION 1
 #define MG_LUA_HOOK_COUNT 1000   /* VM instructions between deadline checks */
@@ -44,6 +45,7 @@ struct mg_lua_gen {
     uint64_t number;
     mg_lua_limits lim;
     size_t mem_used, mem_peak; /* bytes the allocator handed to L */
+    mg_lua_pool pool;        /* L's freed small blocks, for reuse (pool.h) */
     double load_ms;
     mg_lua_file *files;      /* owned, names owned */
     size_t nfiles;
