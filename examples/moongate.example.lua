@@ -44,7 +44,8 @@ return {
     max_headers = 100,
     max_body_bytes = 33554432, -- 32 MiB: long agent conversations with images
     header_timeout = 10,       -- to receive the request headers
-    body_timeout = 30,         -- to receive the request body
+    body_timeout = 30,         -- between two bytes of the request body
+    request_timeout = 60,      -- to receive a whole request (headers + body), from its first byte
     keepalive_timeout = 75,    -- idle time between requests on one connection
     shutdown_grace = 30,       -- how long SIGTERM waits for requests in flight
   },

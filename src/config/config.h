@@ -86,7 +86,7 @@ typedef struct mg_config {
 
     /* HTTP server limits */
     size_t max_header_bytes, max_headers, max_body_bytes;
-    double header_timeout, body_timeout, keepalive_timeout, shutdown_grace;
+    double header_timeout, body_timeout, request_timeout, keepalive_timeout, shutdown_grace;
 
     /* store */
     double flush_interval;

@@ -34,6 +34,8 @@ static const mg_cf_field limits_fields[] = {
     NUMF("max_body_bytes", MG_CF_SIZE, CFG(max_body_bytes), 32 << 20, 1024, 1 << 30),
     NUMF("header_timeout", MG_CF_NUM, CFG(header_timeout), 10, 0.1, 3600),
     NUMF("body_timeout", MG_CF_NUM, CFG(body_timeout), 30, 0.1, 3600),
+    /* headers + body, from the first byte: bounds a client trickling bytes */
+    NUMF("request_timeout", MG_CF_NUM, CFG(request_timeout), 60, 0.1, 3600),
     NUMF("keepalive_timeout", MG_CF_NUM, CFG(keepalive_timeout), 75, 0, 3600),
     NUMF("shutdown_grace", MG_CF_NUM, CFG(shutdown_grace), 30, 0, 3600),
     {0},

@@ -73,6 +73,7 @@ struct mg_conn {
     unsigned tls_hs_want_write : 1; /* handshake waits for writability */
     unsigned tls_rd_want_write : 1; /* SSL_read waits for writability */
     unsigned tls_wr_want_read : 1;  /* SSL_write waits for readability */
+    unsigned deadline_whole : 1;    /* the armed deadline is request_deadline, not the phase's */
 
     ev_io rio, wio;   /* read and write readiness */
     ev_idle defer;    /* never started, only fed: deferred work runs from the
@@ -81,6 +82,8 @@ struct mg_conn {
     ev_timer timer;   /* the one timer: header, body, keep-alive, send stall, linger */
     double deadline;  /* ev_now() time the current phase expires, 0 = none */
     double timer_at;  /* when the armed timer fires */
+    double request_deadline; /* the request being received must be complete by
+                              * then (mg_now_mono), 0 = none; cleared at dispatch */
 
     http_parser parser;
     mg_scan_state scan;

@@ -3,7 +3,8 @@
  * (respond.c builds it, output.c sends it), keep alive or close. One
  * ev_timer per connection carries every timeout (header, body, keep-alive,
  * send stall, linger); the phase sets a deadline and the timer is only
- * touched when it would fire too late.
+ * touched when it would fire too late. While a request arrives, its phase
+ * deadlines are capped by one deadline for the whole request.
  *
  * Re-entrancy: the public API (respond.c) never closes a connection and
  * never calls the handler back; it queues output and, when something is
@@ -32,18 +33,37 @@ static int parses_input(mg_conn_state s)
     return s == MG_CONN_IDLE || s == MG_CONN_HEADERS || s == MG_CONN_BODY;
 }
 
-void mg_conn_set_deadline(mg_conn *c, double seconds)
+static void arm_deadline(mg_conn *c, double now, double seconds)
 {
+    c->deadline_whole = 0;
     if (seconds <= 0) {
         c->deadline = 0;
         return;
     }
-    c->deadline = mg_now_mono() + seconds;
+    c->deadline = now + seconds;
     if (ev_is_active(&c->timer) && c->timer_at <= c->deadline)
         return; /* fires early enough; on_timer re-arms for the rest */
     c->timer.repeat = seconds;
     ev_timer_again(c->srv->loop, &c->timer);
     c->timer_at = c->deadline;
+}
+
+void mg_conn_set_deadline(mg_conn *c, double seconds) { arm_deadline(c, mg_now_mono(), seconds); }
+
+/* Header and body phases: the phase's own timeout, but never past the
+ * whole request's deadline. The phase timeouts restart as bytes arrive, so
+ * without this cap a client trickling one byte at a time would hold the
+ * connection forever (slowloris on bodies). */
+static void set_receive_deadline(mg_conn *c, double seconds)
+{
+    double now = mg_now_mono();
+    double left = c->request_deadline - now;
+    if (c->request_deadline > 0 && (seconds <= 0 || left <= seconds)) {
+        arm_deadline(c, now, MG_MAX(left, 0.001)); /* already past: fire at once, never clear */
+        c->deadline_whole = 1;
+        return;
+    }
+    arm_deadline(c, now, seconds);
 }
 
 static void peer_text(const struct sockaddr *sa, char *out, size_t outlen)
@@ -107,21 +127,27 @@ void mg_conn_request_begins(mg_conn *c)
     c->state = MG_CONN_HEADERS;
     c->seq++;
     c->req.t_start = mg_now_mono();
-    mg_conn_set_deadline(c, c->srv->limits.header_timeout);
+    double whole = c->srv->limits.request_timeout;
+    c->request_deadline = whole > 0 ? c->req.t_start + whole : 0;
+    set_receive_deadline(c, c->srv->limits.header_timeout);
 }
 
 void mg_conn_body_begins(mg_conn *c)
 {
     c->state = MG_CONN_BODY;
-    mg_conn_set_deadline(c, c->srv->limits.body_timeout);
+    set_receive_deadline(c, c->srv->limits.body_timeout);
 }
 
-void mg_conn_body_progress(mg_conn *c) { mg_conn_set_deadline(c, c->srv->limits.body_timeout); }
+void mg_conn_body_progress(mg_conn *c) { set_receive_deadline(c, c->srv->limits.body_timeout); }
 
 static void dispatch(mg_conn *c)
 {
     c->state = MG_CONN_HANDLER;
     c->deadline = 0;
+    /* Received in full: the response, however long it streams, and an
+     * upgraded connection are not bound by the request deadline. */
+    c->request_deadline = 0;
+    c->deadline_whole = 0;
     c->want_writable = 0;
     if (c->srv->draining)
         c->close_after = 1;
@@ -344,6 +370,14 @@ static void conn_readable(mg_conn *c)
 
 static void conn_timed_out(mg_conn *c)
 {
+    if ((c->state == MG_CONN_HEADERS || c->state == MG_CONN_BODY) && c->deadline_whole) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "timed out: the request did not arrive in full within %g s",
+                 c->srv->limits.request_timeout);
+        mg_conn_reject(c, 408, msg);
+        mg_conn_flush(c);
+        return;
+    }
     switch (c->state) {
     case MG_CONN_HEADERS:
         mg_conn_reject(c, 408, "timed out waiting for the request headers");

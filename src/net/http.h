@@ -29,6 +29,8 @@ typedef struct mg_http_limits {
     size_t max_body_bytes;     /* 413 past it */
     double header_timeout;     /* seconds to receive all headers; 408 */
     double body_timeout;       /* seconds between body bytes; 408 */
+    double request_timeout;    /* seconds from a request's first byte to its last
+                                * (headers + body); 408. 0 = no such deadline */
     double keepalive_timeout;  /* idle seconds between requests */
     size_t out_high_watermark; /* mg_http_write returns MG_AGAIN above it */
     size_t out_low_watermark;  /* on_writable fires once below it */

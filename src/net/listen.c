@@ -18,6 +18,7 @@ void mg_http_limits_default(mg_http_limits *l)
     l->max_body_bytes = 32 * 1024 * 1024; /* room for base64 images in prompts */
     l->header_timeout = 30;
     l->body_timeout = 60;
+    l->request_timeout = 60;
     l->keepalive_timeout = 75;
     l->out_high_watermark = 256 * 1024;
     l->out_low_watermark = 64 * 1024;

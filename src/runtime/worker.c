@@ -119,6 +119,7 @@ int mg_worker_start(mg_worker *w, char *err)
     limits.max_body_bytes = cfg->max_body_bytes;
     limits.header_timeout = cfg->header_timeout;
     limits.body_timeout = cfg->body_timeout;
+    limits.request_timeout = cfg->request_timeout;
     limits.keepalive_timeout = cfg->keepalive_timeout;
 
     w->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);

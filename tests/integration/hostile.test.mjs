@@ -27,6 +27,7 @@ const IDLE = Math.max(100, Math.min(IDLE_WANTED, HARD_NOFILE - 300));
 if (IDLE < IDLE_WANTED) console.log(`# NOTE: open-file hard limit ${HARD_NOFILE}: holding ${IDLE} idle connections, not ${IDLE_WANTED}`);
 const HEADER_TIMEOUT = 1;
 const BODY_TIMEOUT = 1;
+const REQUEST_TIMEOUT = 3; // the whole request, headers and body
 const MAX_HEADER_BYTES = 8192;
 const MAX_BODY_BYTES = 1 << 20;
 // Slack on top of a configured timeout: loop latency, and ASan slowness.
@@ -47,7 +48,7 @@ before(async () => {
       { name = "ant", format = "anthropic", base_url = "${mock.url}", api_key = "k", models = { "claude-haiku-4-5" } },
       { name = "resp", format = "responses", base_url = "${mock.url}/v1", api_key = "k", models = { "o4-mini" } },
       { name = "gem", format = "gemini", base_url = "${mock.url}", api_key = "k", models = { "gemini-2.5-flash" } },`,
-    extra: `limits = { header_timeout = ${HEADER_TIMEOUT}, body_timeout = ${BODY_TIMEOUT},
+    extra: `limits = { header_timeout = ${HEADER_TIMEOUT}, body_timeout = ${BODY_TIMEOUT}, request_timeout = ${REQUEST_TIMEOUT},
                        max_header_bytes = ${MAX_HEADER_BYTES}, max_body_bytes = ${MAX_BODY_BYTES} },`,
   });
 });
@@ -516,16 +517,20 @@ test('hostile round 2: same again, RSS within 5% of round 1 (20% under ASan), no
 
 test('nesting the Lua converter refuses is a 400 that says why', badJsonConverted);
 
-// A body trickled one byte per interval shorter than body_timeout is never
-// cut: body_timeout counts between bytes, as nginx's client_body_timeout
-// does, with no overall deadline or minimum rate. Recorded as a todo: the
-// proposed fix is a whole-body deadline.
-test('a trickled body is cut after a bounded time', { todo: 'body_timeout is per byte; no whole-body deadline yet' }, async () => {
+// A body trickled one byte per interval shorter than body_timeout resets
+// body_timeout at every byte (it counts between bytes, as nginx's
+// client_body_timeout does); request_timeout bounds the whole request from
+// its first byte, so the trickler gets its 408 and the close after it.
+test('a trickled body is cut at request_timeout', async () => {
   const head = `${REQ_LINE}Content-Length: 100\r\n\r\n`;
   const trickle = [head];
   for (let i = 0; i < 100; i++) trickle.push('a');
-  const r = await raw(trickle, { gapMs: BODY_TIMEOUT * 1000 * 0.6, timeoutMs: BODY_TIMEOUT * 1000 * 6 });
-  assert.equal(r.status, 408, `still open after ${r.ms} ms`);
+  const r = await raw(trickle, { gapMs: BODY_TIMEOUT * 1000 * 0.6, timeoutMs: REQUEST_TIMEOUT * 1000 * 3 });
+  assert.equal(r.status, 408, `still open after ${r.ms} ms: ${r.text.slice(0, 200)}`);
+  assert.match(bodyOf(r.text), /did not arrive in full within 3 s/);
+  assert.match(bodyOf(r.text), /"type":"error"/);
+  assert.ok(r.closed, 'connection closed after the 408');
+  assert.ok(r.ms >= REQUEST_TIMEOUT * 1000 - 100 && r.ms < REQUEST_TIMEOUT * 1000 + SLACK_MS, `closed after ${r.ms} ms`);
 });
 
 test('the gateway exits cleanly, with no sanitizer report', async () => {

@@ -154,7 +154,7 @@ static void test_defaults_applied(void)
     CHECK_EQ_INT(c->max_header_bytes, 32768);
     CHECK_EQ_INT(c->max_headers, 100);
     CHECK_EQ_INT(c->max_body_bytes, 32 * 1024 * 1024);
-    CHECK(near(c->header_timeout, 10) && near(c->body_timeout, 30));
+    CHECK(near(c->header_timeout, 10) && near(c->body_timeout, 30) && near(c->request_timeout, 60));
     CHECK(near(c->keepalive_timeout, 75) && near(c->shutdown_grace, 30));
     CHECK(near(c->flush_interval, 0.2));
     CHECK_EQ_INT(c->queue_capacity, 65536);
@@ -196,7 +196,7 @@ static void test_every_key(void)
     CHECK(c->access_log == NULL);
     CHECK_EQ_STR(c->log_level, "debug");
     CHECK_EQ_INT(c->max_body_bytes, 1048576);
-    CHECK(near(c->body_timeout, 15.5));
+    CHECK(near(c->body_timeout, 15.5) && near(c->request_timeout, 20));
     CHECK_EQ_INT(c->retention_days, 0);
     CHECK_EQ_INT(c->previews, 1);
     CHECK_EQ_INT(c->max_attempts, 2);

@@ -2,7 +2,8 @@
  * connection lifecycle: streamed (chunked and HTTP/1.0) responses,
  * backpressure with watermarks and on_writable, pipelined floods, client
  * aborts (FIN and RST), drain, free with requests held, upgrade, many
- * connections, EMFILE back-off. Shares the handler with test_http.c. */
+ * connections, the whole-request deadline, EMFILE back-off. Shares the
+ * handler with test_http.c. */
 #include <sys/resource.h>
 
 #include "test.h"
@@ -287,6 +288,101 @@ static void test_pipeline_flood(void)
     fx_stop(&f);
 }
 
+/* Send `s` one byte every `gap` seconds until it is all sent or the server
+ * answers or closes; pumps the loop meanwhile. */
+static void trickle(client *c, const char *s, double gap)
+{
+    for (; *s && !c->eof && !c->reset; s++) {
+        if (cl_send(c, s, 1) != 0)
+            return;
+        double end = mg_now_mono() + gap;
+        while (mg_now_mono() < end && !c->eof && !c->reset) {
+            fx_pump(c->f, 0.002);
+            if (cl_pull(c) > 0 && memmem(c->raw.data, c->raw.len, "HTTP/1.1 ", 9))
+                return;
+        }
+    }
+}
+
+/* request_timeout bounds the whole request however the bytes trickle, and
+ * only the request: it starts afresh for each request on a keep-alive
+ * connection and does not touch responses or upgraded connections. */
+static void test_request_deadline(void)
+{
+    fx f;
+    client c;
+    resp r;
+    mg_http_limits lim;
+    ts_reset();
+    fx_limits(&lim);
+    lim.header_timeout = 0.3;
+    lim.body_timeout = 0.3;
+    lim.request_timeout = 0.6;
+    lim.keepalive_timeout = 2;
+    CHECK(fx_start(&f, &lim, handler, NULL, NULL) == 0);
+
+    /* A body trickled faster than body_timeout: 408 at request_timeout. */
+    cl_connect(&f, &c, 0);
+    double t0 = mg_now_mono();
+    cl_sends(&c, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\n\r\n");
+    trickle(&c, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 0.1);
+    CHECK(cl_response(&c, &r, 1));
+    double took = mg_now_mono() - t0;
+    CHECK_EQ_INT(r.status, 408);
+    CHECK(r.body.data && strstr(r.body.data, "in full") != NULL);
+    CHECK(took > 0.55 && took < 1.5);
+    CHECK(cl_wait_closed(&c, 3));
+    CHECK_EQ_INT(ts.requests, 0);
+    resp_free(&r);
+    cl_close(&c);
+
+    /* Keep-alive: two requests, each slow but within the deadline, with a
+     * pause between them; together longer than request_timeout. */
+    cl_connect(&f, &c, 0);
+    for (int i = 0; i < 2; i++) {
+        cl_sends(&c, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n");
+        trickle(&c, "abc", 0.12);
+        CHECK(cl_response(&c, &r, 1));
+        CHECK_EQ_INT(r.status, 200);
+        CHECK(r.body.data && strcmp(r.body.data, "abc") == 0);
+        resp_free(&r);
+        fx_pump(&f, 0.3);
+    }
+    cl_close(&c);
+
+    /* A response held past request_timeout is not cut. */
+    cl_connect(&f, &c, 0);
+    cl_sends(&c, "GET /hang HTTP/1.1\r\nHost: x\r\n\r\n");
+    fx_pump(&f, 1.0);
+    CHECK(ts.held != NULL);
+    CHECK(!cl_wait_closed(&c, 0.01));
+    if (ts.held) {
+        mg_http_req *held = ts.held;
+        ts.held = NULL;
+        respond_text(held, 200, "late", 4);
+    }
+    CHECK(cl_response(&c, &r, 2));
+    CHECK(r.body.data && strcmp(r.body.data, "late") == 0);
+    resp_free(&r);
+    cl_close(&c);
+
+    /* Nor is an upgraded connection quiet for longer than it. */
+    cl_connect(&f, &c, 0);
+    cl_sends(&c, "GET /upgrade HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n");
+    CHECK(cl_response(&c, &r, 2));
+    CHECK_EQ_INT(r.status, 101);
+    resp_free(&r);
+    fx_pump(&f, 1.0);
+    cl_sends(&c, "pingbye");
+    CHECK(cl_wait_closed(&c, 2));
+    CHECK(memmem(c.raw.data, c.raw.len, "pingbye", 7) != NULL);
+    CHECK_EQ_INT(ts.aborts, 0);
+    cl_close(&c);
+    fx_pump(&f, 0.02);
+    CHECK_EQ_INT(mg_http_server_conns(f.srv), 0);
+    fx_stop(&f);
+}
+
 /* Out of file descriptors: accept pauses (no busy loop) and resumes. */
 static void test_accept_emfile(void)
 {
@@ -332,4 +428,4 @@ static void test_accept_emfile(void)
 
 TEST_MAIN(T(test_streamed), T(test_backpressure), T(test_client_abort), T(test_drain),
           T(test_upgrade), T(test_many_connections), T(test_pipeline_flood),
-          T(test_accept_emfile))
+          T(test_request_deadline), T(test_accept_emfile))
