@@ -30,6 +30,16 @@ static void transport_failure(mg_px *px, int result, const char *errmsg)
     px->last_fail_status = timeout ? 504 : 502;
     px->last_fail_kind = timeout ? "timeout_error" : "api_error";
     px->last_fail_passthrough = 0;
+    if (result == MG_UP_ERR_LOCAL_LIMIT) {
+        px->last_fail_status = 503;
+        px->last_fail_kind = "overloaded_error";
+        snprintf(px->last_fail_msg, sizeof px->last_fail_msg,
+                 "the gateway has no socket left for provider '%s' (%s); it is at its open-file "
+                 "limit: retry shortly, or raise `ulimit -n` for the gateway",
+                 px->cur->provider->name, errmsg && *errmsg ? errmsg : name);
+        mg_px_note_attempt(px, 0, name);
+        return;
+    }
     snprintf(px->last_fail_msg, sizeof px->last_fail_msg, "provider '%s' failed: %s%s%s",
              px->cur->provider->name, name, errmsg && *errmsg ? ": " : "",
              errmsg ? errmsg : "");
@@ -79,6 +89,10 @@ static void classify(mg_px *px, int result, int *retry)
     int fault = result != MG_UP_OK || px->up_status >= 500 || px->up_status == 429;
     int breaker = fault;
     *retry = fault;
+    if (result == MG_UP_ERR_LOCAL_LIMIT) { /* the gateway's shortage, not the provider's */
+        *retry = breaker = 0;
+        failed = 0; /* nothing for a classify_error hook to judge */
+    }
     if (failed && !px->committed)
         mg_px_hook_classify(px, result, retry, &breaker);
     if (px->breaker_pending) {

@@ -3,11 +3,13 @@
  * headers, a token method, an http(s) URL without spaces), then copied
  * into the transfer's one block: curl_slist nodes, header strings, body.
  * Uses up_internal.h. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "up_internal.h"
 
@@ -189,6 +191,19 @@ static CURLcode set_method(CURL *e, const mg_up_request *req, const char *body)
             rc = curl_easy_setopt(e, opt, val);                                                \
     } while (0)
 
+/* libcurl opens upstream sockets through here so that a socket() refused
+ * for want of descriptors is known as such (curl reports any failure to
+ * open one as "couldn't connect", and leaves CURLINFO_OS_ERRNO unset). */
+static curl_socket_t open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    mg_up_xfer *x = ud;
+    MG_UNUSED(purpose);
+    curl_socket_t fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+    if (fd == CURL_SOCKET_BAD)
+        x->socket_errno = errno;
+    return fd;
+}
+
 static CURLcode set_options(mg_up_xfer *x, const mg_up_request *req, struct curl_slist *headers,
                             const char *body)
 {
@@ -212,6 +227,8 @@ static CURLcode set_options(mg_up_xfer *x, const mg_up_request *req, struct curl
     SET(CURLOPT_WRITEFUNCTION, mg_up_write_cb);
     SET(CURLOPT_WRITEDATA, (void *)x);
     SET(CURLOPT_ERRORBUFFER, x->errbuf);
+    SET(CURLOPT_OPENSOCKETFUNCTION, open_socket);
+    SET(CURLOPT_OPENSOCKETDATA, (void *)x);
     SET(CURLOPT_HTTPHEADER, headers);
     SET(CURLOPT_CONNECTTIMEOUT_MS, seconds_to_ms(req->t_connect));
     SET(CURLOPT_TIMEOUT_MS, seconds_to_ms(req->t_total));

@@ -2,6 +2,8 @@
  * becomes one. The distinction that matters to callers is whether anything
  * may have reached the upstream (connect errors: nothing did, so another
  * target can be tried safely) and which limit ran out. Uses up_internal.h. */
+#include <errno.h>
+
 #include "up_internal.h"
 
 static const char *const result_names[] = {
@@ -13,6 +15,7 @@ static const char *const result_names[] = {
     [MG_UP_ERR_TIMEOUT_TOTAL] = "total_timeout",
     [MG_UP_ERR_IO] = "upstream_cut",
     [MG_UP_ERR_INTERNAL] = "internal",
+    [MG_UP_ERR_LOCAL_LIMIT] = "gateway_out_of_sockets",
 };
 
 const char *mg_up_result_name(int result)
@@ -56,10 +59,22 @@ static int which_timeout(const mg_up_xfer *x)
     return MG_UP_ERR_TIMEOUT_CONNECT;
 }
 
+/* A socket the gateway could not open (descriptor limit, kernel memory)
+ * looks to libcurl like a connect failure; it is ours, not the upstream's. */
+static int out_of_local_resources(const mg_up_xfer *x)
+{
+    long os_errno = x->socket_errno;
+    if (os_errno == 0)
+        curl_easy_getinfo(x->easy, CURLINFO_OS_ERRNO, &os_errno);
+    return os_errno == EMFILE || os_errno == ENFILE || os_errno == ENOBUFS || os_errno == ENOMEM;
+}
+
 int mg_up_map_curl_result(const mg_up_xfer *x, CURLcode rc)
 {
     if (x->local_result)
         return x->local_result;
+    if (rc == CURLE_COULDNT_CONNECT && out_of_local_resources(x))
+        return MG_UP_ERR_LOCAL_LIMIT;
     switch (rc) {
     case CURLE_OK:
         return MG_UP_OK;

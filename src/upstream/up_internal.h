@@ -88,6 +88,7 @@ struct mg_up_xfer {
     double last_activity;            /* ev_now of the last response byte */
     int fail_result;                 /* for MG_UP_WATCH_FAIL */
     int local_result;                /* our own reason for aborting curl, or 0 */
+    int socket_errno;                /* why socket() failed for this transfer, or 0 */
 
     double t_start, t_first;         /* mg_now_mono(); t_first 0 until a byte */
     mg_up_timings timings;           /* filled when the transfer ends */

@@ -22,6 +22,8 @@ typedef enum mg_up_result {
     MG_UP_ERR_TIMEOUT_TOTAL,
     MG_UP_ERR_IO,              /* connection cut mid-response */
     MG_UP_ERR_INTERNAL,
+    MG_UP_ERR_LOCAL_LIMIT,     /* the gateway itself ran out of sockets or memory:
+                                  not the upstream's fault, no other target helps */
 } mg_up_result;
 
 const char *mg_up_result_name(int result); /* "ok", "connect_error", ... */

@@ -114,7 +114,7 @@ static mg_up_xfer *xfer_get(mg_upstream *u)
     x->ud = NULL;
     mg_up_reset_headers(x);
     x->watch_kind = MG_UP_WATCH_NONE;
-    x->fail_result = x->local_result = 0;
+    x->fail_result = x->local_result = x->socket_errno = 0;
     x->t_first = 0;
     memset(&x->timings, 0, sizeof x->timings);
     x->errbuf[0] = '\0';
