@@ -1,6 +1,8 @@
 /* admin.c — admin API routes. Every handler answers JSON; every route is
  * behind the guard (guard.c). Secrets (provider keys, the admin token)
  * never appear in an answer: providers say only whether a key is set. */
+#include <malloc.h>
+#include <sqlite3.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -149,6 +151,21 @@ static void providers_json(mg_worker *w, mg_buf *b)
     mg_buf_append_str(b, "]}");
 }
 
+/* Where the process's memory is: malloc's bytes in use (all arenas) and
+ * SQLite's own share of them, beside the RSS the kernel reports. */
+static void memory_metrics(mg_buf *b)
+{
+    struct mallinfo2 mi = mallinfo2();
+    mg_buf_printf(b,
+                  "# HELP moongate_heap_in_use_bytes Bytes malloc has handed out and not had back.\n"
+                  "# TYPE moongate_heap_in_use_bytes gauge\nmoongate_heap_in_use_bytes %zu\n"
+                  "# HELP moongate_heap_free_bytes Bytes malloc holds free for reuse.\n"
+                  "# TYPE moongate_heap_free_bytes gauge\nmoongate_heap_free_bytes %zu\n"
+                  "# HELP moongate_sqlite_memory_bytes Bytes SQLite holds (page caches, statements).\n"
+                  "# TYPE moongate_sqlite_memory_bytes gauge\nmoongate_sqlite_memory_bytes %lld\n",
+                  mi.uordblks + mi.hblkhd, mi.fordblks, (long long)sqlite3_memory_used());
+}
+
 static void metrics_text(mg_worker *w, mg_http_req *req)
 {
     mg_gateway *gw = w->gw;
@@ -181,6 +198,7 @@ static void metrics_text(mg_worker *w, mg_http_req *req)
                   (unsigned long long)pauses, (unsigned long long)st.dropped, st.queue_depth,
                   (unsigned long long)mg_live_subscriber_count(gw->live),
                   (unsigned long long)w->gen->number);
+    memory_metrics(&b);
     mg_http_respond(req, 200, "text/plain; version=0.0.4", NULL, b.data, b.len);
     mg_buf_free(&b);
 }

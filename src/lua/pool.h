@@ -15,7 +15,7 @@
 #define MG_LUA_POOL_STEP 16
 #define MG_LUA_POOL_MAX_BLOCK 512
 #define MG_LUA_POOL_CLASSES (MG_LUA_POOL_MAX_BLOCK / MG_LUA_POOL_STEP)
-#define MG_LUA_POOL_MAX_CACHED ((size_t)4 << 20)
+#define MG_LUA_POOL_MAX_CACHED ((size_t)1 << 20)
 
 typedef struct mg_lua_pool {
     void *free[MG_LUA_POOL_CLASSES]; /* owned: lists linked through each block's first word */

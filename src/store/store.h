@@ -71,6 +71,12 @@ int mg_store_count(const char *db_path, const char *where_sql, long long *out, c
  * does not grow, so it has nothing to prune.
  * Wire-up: mg_store_opts.retention_days = cfg->retention_days at open, and
  * mg_store_set_retention_days(store, cfg->retention_days) after a reload. */
+/* All SQLite connections of the process together (writer, analytics,
+ * alerts and insights, keys, crosstalk): past this SQLite recycles page
+ * cache pages instead of growing, so RSS levels off early instead of
+ * creeping up while the database grows (each connection would otherwise
+ * fill a 2 MiB cache, and queries over a growing table fill them slowly). */
+#define MG_STORE_SQLITE_SOFT_HEAP ((int64_t)8 << 20)
 #define MG_STORE_ROLLUP_MIN_DAYS 400
 #define MG_STORE_PRUNE_BATCH 5000
 #define MG_STORE_PRUNE_EVERY 60.0

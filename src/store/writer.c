@@ -157,6 +157,7 @@ static int open_db(mg_store *s, const char *schema_dir, char *err)
 {
     if (mg_store_mkdir_parents(s->db_path, err) != MG_OK)
         return MG_ERR;
+    sqlite3_soft_heap_limit64(MG_STORE_SQLITE_SOFT_HEAP);
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     if (sqlite3_open_v2(s->db_path, &s->db, flags, NULL) != SQLITE_OK) {
         mg_store_set_err(err, "cannot open database %s: %s", s->db_path,

@@ -57,6 +57,16 @@ test('admin API guard: token required, constant answers, cross-origin refused', 
     assert.equal(healthz.status, 200);
     const metrics = await fetch(`${gw.url}/metrics`).then((x) => x.text());
     assert.match(metrics, /moongate_requests_total \d+/);
+    // Memory gauges: malloc's bytes in use, and SQLite's share of them.
+    const gauge = (name) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(metrics)?.[1]);
+    assert.ok(gauge('moongate_sqlite_memory_bytes') > 0, metrics);
+    // Under AddressSanitizer malloc is ASan's, which glibc's counters do not see.
+    if (process.env.ASAN_OPTIONS === undefined) {
+      assert.ok(gauge('moongate_heap_in_use_bytes') > 1e6, metrics);
+      assert.ok(gauge('moongate_sqlite_memory_bytes') < gauge('moongate_heap_in_use_bytes'));
+    } else {
+      assert.ok(gauge('moongate_heap_in_use_bytes') >= 0, metrics);
+    }
   } finally { await stop(gw.proc); }
 });
 
