@@ -73,6 +73,13 @@ static void set_package_path(lua_State *L, const char *home)
     lua_setfield(L, -2, "path");
     lua_pushstring(L, "");
     lua_setfield(L, -2, "cpath"); /* no C modules from disk */
+    lua_pop(L, 1);
+    mg_lua_preload_bundled(L);
+}
+
+void mg_lua_preload_bundled(lua_State *L)
+{
+    lua_getglobal(L, "package");
     lua_getfield(L, -1, "preload");
     lua_pushcfunction(L, luaopen_cjson);
     lua_setfield(L, -2, "cjson");

@@ -40,6 +40,10 @@ typedef struct mg_lua_limits {
 
 void mg_lua_limits_default(mg_lua_limits *lim);
 
+/* Registers the C modules bundled with the host (cjson, cjson.safe,
+ * moongate.jsonc) in L's package.preload. */
+void mg_lua_preload_bundled(lua_State *L);
+
 /* ---- generations -------------------------------------------------------- */
 
 typedef struct mg_lua_gen mg_lua_gen;

@@ -1,15 +1,14 @@
 /* lua_test.c — `moongate lua-test DIR`: run the Lua standard library's unit
- * tests (DIR/runner.lua) in the same LuaJIT build, with cjson preloaded
+ * tests (DIR/runner.lua) in the same LuaJIT build, with the bundled C
+ * modules (cjson, moongate.jsonc) preloaded
  * and package.path on <home>/lua, exactly as policies see them. */
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
 #include <stdio.h>
 
-#include "../lua/json_codec.h"
+#include "../lua/host.h"
 #include "gateway.h"
-
-int luaopen_cjson(lua_State *L);
 
 /* os.exit would skip lua_close (leaking what cjson and others hold), so
  * the runner's exit becomes an error carrying the code, caught below. */
@@ -29,13 +28,8 @@ int mg_lua_test_main(const char *home, const char *dir)
         return 1;
     }
     luaL_openlibs(L);
+    mg_lua_preload_bundled(L);
     lua_getglobal(L, "package");
-    lua_getfield(L, -1, "preload");
-    lua_pushcfunction(L, luaopen_cjson);
-    lua_setfield(L, -2, "cjson");
-    lua_pushcfunction(L, luaopen_moongate_jsonc);
-    lua_setfield(L, -2, "moongate.jsonc");
-    lua_pop(L, 1);
     lua_pushfstring(L, "%s/lua/?.lua;%s/lua/?/init.lua;%s/?.lua", home, home, dir);
     lua_setfield(L, -2, "path");
     lua_pop(L, 1);
