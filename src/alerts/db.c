@@ -137,6 +137,7 @@ mg_al_db *mg_al_db_open(const char *db_path, struct ev_loop *loop, char *err)
         free(d);
         return NULL;
     }
+    pthread_setname_np(d->thread, "mg-alerts");
     return d;
 }
 

@@ -221,6 +221,8 @@ mg_analytics *mg_analytics_open(const char *db_path, char *err)
     pthread_sigmask(SIG_SETMASK, &all, &old);
     int rc = pthread_create(&a->thread, NULL, reader_main, a);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc == 0)
+        pthread_setname_np(a->thread, "mg-analytics");
     if (rc != 0) {
         snprintf(err, MG_ERRLEN, "analytics: cannot start the reader thread");
         goto fail;

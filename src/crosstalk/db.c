@@ -148,6 +148,8 @@ int ct_db_start(mg_crosstalk *ct, char *err)
     pthread_sigmask(SIG_SETMASK, &all, &old);
     int rc = pthread_create(&ct->thread, NULL, db_main, ct);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc == 0)
+        pthread_setname_np(ct->thread, "mg-crosstalk");
     if (rc != 0) {
         snprintf(err, MG_ERRLEN, "crosstalk: cannot start its database thread");
         return MG_ERR;

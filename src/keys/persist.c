@@ -185,6 +185,8 @@ int mg_keys_writer_start(mg_keys_writer *w, const char *db_path, char *err)
     pthread_sigmask(SIG_SETMASK, &all, &old);
     int rc = pthread_create(&w->thread, NULL, writer_main, w);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc == 0)
+        pthread_setname_np(w->thread, "mg-keys");
     if (rc != 0) {
         snprintf(err, MG_ERRLEN, "keys: cannot start the writer thread");
         return MG_ERR;

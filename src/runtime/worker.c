@@ -143,6 +143,9 @@ int mg_worker_start(mg_worker *w, char *err)
         snprintf(err, MG_ERRLEN, "cannot start worker thread %d", w->id);
         return MG_ERR;
     }
+    char name[16];
+    snprintf(name, sizeof name, "mg-worker-%d", w->id % 1000);
+    pthread_setname_np(w->thread, name); /* top -H, perf, gdb: who is busy */
     return MG_OK;
 }
 

@@ -184,6 +184,8 @@ static int start_writer(mg_store *s, char *err)
     pthread_sigmask(SIG_SETMASK, &all, &old);
     int rc = pthread_create(&s->thread, NULL, writer_main, s);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc == 0)
+        pthread_setname_np(s->thread, "mg-store");
     if (rc != 0) {
         mg_store_set_err(err, "cannot start the store writer thread: %s", strerror(rc));
         return MG_ERR;
