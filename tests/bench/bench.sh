@@ -4,6 +4,7 @@
 # bounded runs, 127.0.0.1 only). Not a test: run by hand, read the table.
 #   tests/bench/bench.sh                 # DURATION=10 WARMUP=2 RUNS=run1
 #   PEERS="nginx portkey ccr" tests/bench/bench.sh
+#   CONVERSION=0 STREAMS=0 tests/bench/bench.sh   # without the conversion and streams parts
 # Needs: apt-get install nginx-light wrk jq; a built build/moongate.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -80,3 +81,7 @@ if [[ ${CONVERSION:-1} == 1 ]]; then
     | "conversion (\(.[0].run)): \($r["moongate-convert-anthropic-to-openai"] | floor) req/s converted vs \($r["moongate-anthropic-passthrough"] | floor) passed through = \(($r["moongate-convert-anthropic-to-openai"] / $r["moongate-anthropic-passthrough"]) * 100 | floor / 100)x"' "$OUT" || true
 fi
 echo "results: $OUT"
+# Concurrent streams and memory per stream, in the same run (STREAMS=0 skips).
+if [[ ${STREAMS:-10000} != 0 ]]; then
+  STREAMS=${STREAMS:-10000} MOONGATE_BIN=$MG "$ROOT/tests/bench/streams.sh"
+fi
