@@ -199,7 +199,9 @@ static series *slot_series(slot *s, int64_t t, const uint16_t *lab, uint32_t max
         lab = other;
     }
     if (s->n == s->cap) {
-        s->cap = s->cap ? s->cap * 2 : 4;
+        /* Linear growth: a slot keeps its array for the next time round,
+         * so doubling would leave up to half of every slot unused. */
+        s->cap += 4;
         s->s = mg_xrealloc(s->s, s->cap * sizeof *s->s);
     }
     series *se = &s->s[s->n++];

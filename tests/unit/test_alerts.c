@@ -442,7 +442,23 @@ static void test_engine_seeds_ring_from_rollups(void)
     teardown(&f);
 }
 
-TEST_MAIN(T(test_ring_sums_and_percentiles), T(test_ring_hours), T(test_rule_parse),
+/* The ring holds every numeric field of the record (MG_AL_MAX_NUM is
+ * sized to the record; a field added past it would silently go missing). */
+static void test_ring_holds_every_numeric_field(void)
+{
+    int numeric = 0;
+    for (size_t i = 0; i < mg_record_nfields; i++) {
+        if (mg_record_fields[i].kind == MG_REC_TEXT)
+            continue;
+        numeric++;
+        if (mg_al_num_of(mg_record_fields[i].name) < 0)
+            fprintf(stderr, "the alerts ring does not hold %s\n", mg_record_fields[i].name);
+        CHECK(mg_al_num_of(mg_record_fields[i].name) >= 0);
+    }
+    CHECK(numeric <= MG_AL_MAX_NUM);
+}
+
+TEST_MAIN(T(test_ring_holds_every_numeric_field), T(test_ring_sums_and_percentiles), T(test_ring_hours), T(test_rule_parse),
           T(test_state_cooldown_and_resolve), T(test_state_mute_and_sweep),
           T(test_engine_min_samples_grouping_cooldown), T(test_engine_history_and_rule_removal),
           T(test_engine_seeds_ring_from_rollups))
