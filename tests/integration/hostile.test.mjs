@@ -512,7 +512,12 @@ test('hostile round 2: same again, RSS within 5% of round 1 (20% under ASan), no
   const asan = readFileSync(`/proc/${gw.proc.pid}/maps`, 'utf8').includes('libasan');
   const limit = asan ? 1.2 : 1.05;
   assert.ok(second.rss <= first.rss * limit, `RSS grew from ${first.rss} to ${second.rss} KiB (limit ×${limit})`);
-  assert.ok(second.fds <= first.fds + 4, `fds grew from ${first.fds} to ${second.fds}`);
+  // Descriptors: pooled upstream connections and sockets still closing come
+  // and go (more slowly under ASan); a leak never gives them back.
+  const settled = async () => fdCount(gw.proc.pid) <= first.fds + 4;
+  await waitFor('descriptors to settle', settled, 15000).catch(() => {});
+  const fds = fdCount(gw.proc.pid);
+  assert.ok(fds <= first.fds + 4, `fds grew from ${first.fds} to ${fds} and stayed there for 15 s`);
 });
 
 test('nesting the Lua converter refuses is a 400 that says why', badJsonConverted);

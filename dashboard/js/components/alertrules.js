@@ -8,6 +8,7 @@
 
 import { api, post } from '../api.js';
 import { h, setText, toast } from '../dom.js';
+import { confirmButton } from './confirm.js';
 import { fmtDateTime, num } from '../format.js';
 
 export const METRICS = ['error_rate', 'error_count', 'request_rate', 'request_count', 'p50_latency', 'p95_latency', 'p99_latency',
@@ -53,23 +54,6 @@ const showFilters = (f) => Object.entries(f || {}).map(([k, v]) => `${k}=${v}`).
 const channelName = (c) => (typeof c === 'string' ? c : `${c.type || 'inline'} (inline)`);
 
 // Two clicks for anything that cannot be undone, without a modal.
-function confirmButton(label, confirmLabel, action, attrs = {}) {
-  let armed = 0;
-  const b = h('button', { type: 'button', class: 'danger', ...attrs }, label);
-  b.addEventListener('click', () => {
-    if (!armed) {
-      setText(b, confirmLabel);
-      armed = setTimeout(() => { armed = 0; setText(b, label); }, 4000);
-      return;
-    }
-    clearTimeout(armed);
-    armed = 0;
-    setText(b, label);
-    action();
-  });
-  return b;
-}
-
 export function alertRules(ctx, { changed }) {
   const body = h('tbody');
   const status = h('span', { class: 'muted small', role: 'status' });
@@ -222,7 +206,7 @@ export function alertRules(ctx, { changed }) {
       actions.push(
         h('button', { type: 'button', onclick: () => openForm(r) }, 'Edit'),
         h('button', { type: 'button', onclick: () => act('update', () => api(`/api/alerts/rules/${encodeURIComponent(r.name)}`, { method: 'PATCH', body: { enabled: r.enabled === false } })) }, r.enabled === false ? 'Enable' : 'Disable'),
-        confirmButton('Delete', 'Really delete?', () => act('delete', () => api(`/api/alerts/rules/${encodeURIComponent(r.name)}`, { method: 'DELETE' }))));
+        confirmButton('Delete', 'Really delete?', () => act('delete', () => api(`/api/alerts/rules/${encodeURIComponent(r.name)}`, { method: 'DELETE' })), { key: `rule:${r.name}` }));
     }
     return h('tr', { dataset: { rule: r.name, source: r.source } },
       h('td', null, h('strong', null, r.name), r.description ? h('div', { class: 'muted small' }, r.description) : null),

@@ -7,6 +7,7 @@
 
 import { api, post } from '../api.js';
 import { h, setText, toast, copyButton } from '../dom.js';
+import { confirmButton } from './confirm.js';
 import { fmtCost, fmtPct, fmtInt, num } from '../format.js';
 
 // One bar: spent of budget, classed by the warning threshold.
@@ -21,23 +22,6 @@ export function usageBar(label, spent, budget, warnAt = 0.8) {
     h('div', { class: 'usage-head' }, h('span', null, label),
       h('span', { class: 'num' }, b > 0 ? `${fmtCost(s)} of ${fmtCost(b)} · ${fmtPct(ratio)}` : `${fmtCost(s)} · no budget`)),
     h('div', { class: 'track', role: 'meter', 'aria-label': label, 'aria-valuemin': '0', 'aria-valuemax': String(b || 0), 'aria-valuenow': String(s) }, fill));
-}
-
-function confirmButton(label, confirmLabel, action) {
-  let armed = 0;
-  const b = h('button', { type: 'button', class: 'danger' }, label);
-  b.addEventListener('click', () => {
-    if (!armed) {
-      setText(b, confirmLabel);
-      armed = setTimeout(() => { armed = 0; setText(b, label); }, 4000);
-      return;
-    }
-    clearTimeout(armed);
-    armed = 0;
-    setText(b, label);
-    action(b);
-  });
-  return b;
 }
 
 export function budgetsPanel(ctx) {
@@ -120,7 +104,7 @@ export function budgetsPanel(ctx) {
       h('td', null, revoked ? h('span', { class: 'muted small' }, x.revoked_at || '') : confirmButton('Revoke', 'Really revoke?', async (b) => {
         b.disabled = true;
         try { await post(`/api/keys/${encodeURIComponent(x.id)}/revoke`); toast(`Key ${x.name} revoked`); await load(); } catch (e) { b.disabled = false; toast(`revoke: ${e.message}`, 6000); }
-      })));
+      }, { key: `key:${x.id}` })));
   }
 
   async function load() {
