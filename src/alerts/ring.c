@@ -1,4 +1,4 @@
-/* ring.c — the metrics ring of ring.h: second and hour slots of labelled
+/* ring.c — the metrics ring of ring.h: second, minute and hour slots of labelled
  * series, a ring of recent samples for percentiles, interned label
  * strings. One mutex guards everything; every operation is O(window slots
  * x series) or O(samples) at worst, with no allocation on the query path
@@ -14,7 +14,8 @@
 #define OTHER_ID 0xFFFF    /* past the intern table */
 #define HASH_SIZE 8192     /* > 2 x MG_AL_MAX_STRINGS */
 #define SEC_SERIES_MAX 32  /* series per second slot (label sets; the rest is "other") */
-#define HOUR_SERIES_MAX 256 /* bounds the hour slots at ~80 MiB worst case */
+#define MIN_SERIES_MAX 64  /* series per minute slot */
+#define HOUR_SERIES_MAX 256 /* bounds the hour slots at ~55 MiB worst case */
 
 static const char *const label_names[MG_AL_NLABELS] = {
     "provider", "model_requested", "model_routed", "status",
@@ -43,6 +44,7 @@ typedef struct sample {
 struct mg_al_ring {
     pthread_mutex_t lock;
     slot sec[MG_AL_SECONDS];
+    slot min[MG_AL_MINUTES];
     slot hour[MG_AL_HOURS];
     sample *samples; /* owned, nsamples entries, head = next write */
     size_t nsamples, head, filled;
@@ -153,6 +155,8 @@ mg_al_ring *mg_al_ring_new(size_t nsamples)
     pthread_mutex_init(&r->lock, NULL);
     for (int i = 0; i < MG_AL_SECONDS; i++)
         r->sec[i].t = -1;
+    for (int i = 0; i < MG_AL_MINUTES; i++)
+        r->min[i].t = -1;
     for (int i = 0; i < MG_AL_HOURS; i++)
         r->hour[i].t = -1;
     r->nsamples = nsamples ? nsamples : 20000;
@@ -169,6 +173,8 @@ void mg_al_ring_free(mg_al_ring *r)
         return;
     for (int i = 0; i < MG_AL_SECONDS; i++)
         free(r->sec[i].s);
+    for (int i = 0; i < MG_AL_MINUTES; i++)
+        free(r->min[i].s);
     for (int i = 0; i < MG_AL_HOURS; i++)
         free(r->hour[i].s);
     for (size_t i = 1; i <= r->nstrings; i++)
@@ -228,7 +234,7 @@ void mg_al_ring_add(mg_al_ring *r, const mg_record *rec, int64_t now_ms)
     int errored = !rec->status || strcmp(rec->status, "success") != 0;
     int switched = rec->model_routed && rec->model_requested &&
                    strcmp(rec->model_routed, rec->model_requested) != 0;
-    int64_t sec = now_ms / 1000, hour = now_ms / 3600000;
+    int64_t sec = now_ms / 1000, minute = now_ms / 60000, hour = now_ms / 3600000;
     pthread_mutex_lock(&r->lock);
     uint16_t lab[MG_AL_NLABELS];
     for (int l = 0; l < MG_AL_NLABELS; l++) {
@@ -237,6 +243,8 @@ void mg_al_ring_add(mg_al_ring *r, const mg_record *rec, int64_t now_ms)
         lab[l] = intern(r, s, 1);
     }
     series_add(slot_series(&r->sec[sec % MG_AL_SECONDS], sec, lab, SEC_SERIES_MAX), 1,
+               (uint64_t)errored, (uint64_t)switched, sums);
+    series_add(slot_series(&r->min[minute % MG_AL_MINUTES], minute, lab, MIN_SERIES_MAX), 1,
                (uint64_t)errored, (uint64_t)switched, sums);
     series_add(slot_series(&r->hour[hour % MG_AL_HOURS], hour, lab, HOUR_SERIES_MAX), 1,
                (uint64_t)errored, (uint64_t)switched, sums);
@@ -334,8 +342,30 @@ static void add_series(totals *t, const series *se, int num, double weight)
         t->sum += se->sum[num] * weight;
 }
 
-/* Sums over the window from the slots: the last hour from seconds, the
- * rest from hours (the oldest prorated). */
+/* Adds the slots of one tier (each `width` seconds long) that overlap the
+ * seconds (lo, hi], prorated by the overlap. */
+static void tier_totals(const slot *slots, int nslots, double width, const resolved *rs, int num,
+                        double lo, double hi, totals *t)
+{
+    for (int i = 0; i < nslots; i++) {
+        const slot *s = &slots[i];
+        if (s->t < 0)
+            continue;
+        double s0 = (double)s->t * width, s1 = s0 + width;
+        double overlap = MG_MIN(s1, hi) - MG_MAX(s0, lo);
+        if (overlap <= 0)
+            continue;
+        for (uint32_t k = 0; k < s->n; k++)
+            if (labels_match(rs, s->s[k].lab))
+                add_series(t, &s->s[k], num, overlap / width);
+    }
+}
+
+/* Sums over the window from the slots: the last 5 minutes from seconds,
+ * the rest of the last hour from minutes, older from hours (the oldest
+ * slot of each tier prorated). Seconds only for 5 minutes keeps the
+ * resident size small and reached early: an hour of second slots filled
+ * for an hour, which read as memory creeping up. */
 static void slot_totals(mg_al_ring *r, const resolved *rs, int num, double window,
                         int64_t now_ms, totals *t)
 {
@@ -352,20 +382,13 @@ static void slot_totals(mg_al_ring *r, const resolved *rs, int num, double windo
     }
     if (secs <= MG_AL_SECONDS)
         return;
-    /* Older part: seconds (now_sec - secs, now_sec - 3600]. */
-    double lo = (double)now_sec - secs, hi = (double)(now_sec - MG_AL_SECONDS);
-    for (int i = 0; i < MG_AL_HOURS; i++) {
-        const slot *s = &r->hour[i];
-        if (s->t < 0)
-            continue;
-        double h0 = (double)s->t * 3600.0, h1 = h0 + 3600.0;
-        double overlap = MG_MIN(h1, hi) - MG_MAX(h0, lo);
-        if (overlap <= 0)
-            continue;
-        for (uint32_t k = 0; k < s->n; k++)
-            if (labels_match(rs, s->s[k].lab))
-                add_series(t, &s->s[k], num, overlap / 3600.0);
-    }
+    double hour_span = MG_AL_MINUTES * 60.0;
+    tier_totals(r->min, MG_AL_MINUTES, 60.0, rs, num, (double)now_sec - MG_MIN(secs, hour_span),
+                (double)(now_sec - MG_AL_SECONDS), t);
+    if (secs <= hour_span)
+        return;
+    tier_totals(r->hour, MG_AL_HOURS, 3600.0, rs, num, (double)now_sec - secs,
+                (double)now_sec - hour_span, t);
 }
 
 /* The same from the samples only (numeric filters, percentiles). vals, when
@@ -513,8 +536,17 @@ size_t mg_al_ring_groups(mg_al_ring *r, int label, double window, const mg_al_fi
                 if (labels_match(&rs, s->s[k].lab))
                     note_group(s->s[k].lab[label], seen, &n, max);
         }
+        int64_t from_minute = (now_ms - (int64_t)(window * 1000.0)) / 60000;
+        for (int i = 0; window > MG_AL_SECONDS && i < MG_AL_MINUTES; i++) {
+            const slot *s = &r->min[i];
+            if (s->t < from_minute || s->t > now_ms / 60000)
+                continue;
+            for (uint32_t k = 0; k < s->n; k++)
+                if (labels_match(&rs, s->s[k].lab))
+                    note_group(s->s[k].lab[label], seen, &n, max);
+        }
         int64_t from_hour = (now_ms - (int64_t)(window * 1000.0)) / 3600000;
-        for (int i = 0; window > MG_AL_SECONDS && i < MG_AL_HOURS; i++) {
+        for (int i = 0; window > MG_AL_MINUTES * 60 && i < MG_AL_HOURS; i++) {
             const slot *s = &r->hour[i];
             if (s->t < from_hour)
                 continue;

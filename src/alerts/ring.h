@@ -1,11 +1,12 @@
 /* ring.h — the alerts engine's in-memory metrics, fed by every finished
- * record and read by mg.metrics and the alert rules. Three parts behind one
+ * record and read by mg.metrics and the alert rules. Four parts behind one
  * mutex (any thread may add or query):
- *   - seconds: one slot per second for the last hour, each holding a few
- *     series (one per distinct label tuple) with the count, the errors,
+ *   - seconds: one slot per second for the last 5 minutes, each holding a
+ *     few series (one per distinct label tuple) with the count, the errors,
  *     the model switches and the sum of every numeric record field;
- *   - hours: the same per hour for the last 31 days (windows past the last
- *     hour read them, the oldest hour prorated by its overlap);
+ *   - minutes: the same per minute for the last hour, hours: per hour for
+ *     the last 31 days (a window reads seconds, then minutes, then hours;
+ *     the oldest slot of a tier prorated by its overlap);
  *   - samples: the most recent N records' numeric fields and labels, for
  *     percentiles and for filters on numeric fields.
  * Labels (the fields a filter or a group may name without going to the
@@ -37,7 +38,8 @@ enum mg_al_label {
                                      has 30; test_alerts checks every one is held) */
 #define MG_AL_MAX_STRINGS 4096    /* interned label strings */
 #define MG_AL_MAX_FILTERS 8
-#define MG_AL_SECONDS 3600        /* second slots */
+#define MG_AL_SECONDS 300         /* second slots: the last 5 minutes */
+#define MG_AL_MINUTES 60          /* minute slots: the last hour */
 #define MG_AL_HOURS (31 * 24)     /* hour slots */
 #define MG_AL_MAX_WINDOW (31.0 * 86400)
 

@@ -107,6 +107,52 @@ static void test_ring_hours(void)
     mg_al_ring_free(ring);
 }
 
+/* Windows read seconds (last 5 min), then minutes (last hour), then hours:
+ * one record a minute for 3 hours, each costing 1, is counted exactly by
+ * windows that end on tier boundaries and within one record elsewhere. The
+ * samples ring is kept tiny so the totals come from the slots. */
+static void test_ring_tiers(void)
+{
+    mg_al_ring *ring = mg_al_ring_new(1);
+    int64_t now = 1700000000000LL - 1700000000000LL % 3600000 + 30 * 60000; /* hh:30:00 */
+    for (int m = 179; m >= 0; m--) /* oldest first, as time runs */
+        add(ring, m % 2 ? "openai" : "anthropic", "success", 10, 1.0, now - m * 60000LL - 500);
+    int rc;
+    uint64_t n;
+    const struct { double window, lo, hi; } cases[] = {
+        {60, 1, 1},            /* seconds only */
+        {300, 5, 5},           /* seconds, whole */
+        {301, 5, 6},           /* into the minutes */
+        {30 * 60, 30, 30},     /* minutes, on a boundary */
+        {45 * 60 + 20, 45, 46},
+        {3600, 60, 60},        /* the whole minute tier */
+        {2 * 3600, 119, 121},  /* into the hours (prorated) */
+        /* The oldest hour is prorated as if its records were spread
+         * evenly; here they began half-way through it: 29 records, half
+         * counted. */
+        {3 * 3600, 164, 165},
+    };
+    for (size_t i = 0; i < MG_ARRAY_LEN(cases); i++) {
+        double v = q(ring, MG_AL_SUM, "cost", cases[i].window, 0, NULL, 0, now, &n, &rc);
+        if (!(rc == MG_OK && v >= cases[i].lo - 1e-9 && v <= cases[i].hi + 1e-9))
+            fprintf(stderr, "window %.0f s: cost %.3f, want %.0f..%.0f\n", cases[i].window, v,
+                    cases[i].lo, cases[i].hi);
+        CHECK(rc == MG_OK && v >= cases[i].lo - 1e-9 && v <= cases[i].hi + 1e-9);
+    }
+    /* Groups come from every tier the window reaches. */
+    mg_al_filter ant = {"provider", "anthropic"};
+    double v = q(ring, MG_AL_COUNT, NULL, 30 * 60, 0, &ant, 1, now, &n, &rc);
+    CHECK(rc == MG_OK && v == 15);
+    char **groups;
+    size_t ng = mg_al_ring_groups(ring, MG_AL_L_PROVIDER, 90, NULL, 0, now, 10, &groups);
+    CHECK_EQ_INT(ng, 2); /* 90 s back: the records at -0.5 s and -60.5 s */
+    mg_al_strings_free(groups, ng);
+    ng = mg_al_ring_groups(ring, MG_AL_L_PROVIDER, 2 * 3600, NULL, 0, now, 10, &groups);
+    CHECK_EQ_INT(ng, 2);
+    mg_al_strings_free(groups, ng);
+    mg_al_ring_free(ring);
+}
+
 static void test_rule_parse(void)
 {
     char err[512];
@@ -458,7 +504,7 @@ static void test_ring_holds_every_numeric_field(void)
     CHECK(numeric <= MG_AL_MAX_NUM);
 }
 
-TEST_MAIN(T(test_ring_holds_every_numeric_field), T(test_ring_sums_and_percentiles), T(test_ring_hours), T(test_rule_parse),
+TEST_MAIN(T(test_ring_holds_every_numeric_field), T(test_ring_sums_and_percentiles), T(test_ring_tiers), T(test_ring_hours), T(test_rule_parse),
           T(test_state_cooldown_and_resolve), T(test_state_mute_and_sweep),
           T(test_engine_min_samples_grouping_cooldown), T(test_engine_history_and_rule_removal),
           T(test_engine_seeds_ring_from_rollups))
