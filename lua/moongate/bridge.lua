@@ -56,12 +56,6 @@ function bridge.stream_new(client_fmt, provider_fmt, model, id, include_usage)
   return formats.stream(client_fmt, provider_fmt, { model = model, id = id, include_usage = include_usage })
 end
 
--- One provider SSE event in, client SSE text out ("" when nothing to send).
-function bridge.stream_feed(conv, event, data)
-  local out = conv:feed(event ~= "" and event or nil, data)
-  return table.concat(out)
-end
-
 -- A batch of provider SSE events (one network chunk) in, client SSE text out:
 -- events = { event1, data1, event2, data2, ... }. Returns the text; when a
 -- converter fails, the text converted before that event and the message.
