@@ -20,6 +20,7 @@
 // oai/gpt-4o-mini).
 import { readFileSync, readdirSync, createWriteStream } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { parseSSE as sseEvents } from '../integration/lib.mjs';
 
 const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => {
   if (a.startsWith('--')) acc.push([a.slice(2), all[i + 1]?.startsWith('--') || all[i + 1] === undefined ? '1' : all[i + 1]]);
@@ -45,24 +46,6 @@ const fail = (scenario, why) => {
   note(scenario, 'failed');
   if (stats.failures.length < 50) stats.failures.push(`${new Date().toISOString()} ${scenario}: ${why}`);
 };
-
-function sseEvents(text) {
-  const out = [];
-  for (const block of text.split(/\r?\n\r?\n/)) {
-    if (!block.trim()) continue;
-    let event = '', data = [];
-    for (const line of block.split(/\r?\n/)) {
-      if (line.startsWith(':')) continue;
-      const i = line.indexOf(':');
-      const f = i < 0 ? line : line.slice(0, i);
-      let v = i < 0 ? '' : line.slice(i + 1);
-      if (v.startsWith(' ')) v = v.slice(1);
-      if (f === 'event') event = v; else if (f === 'data') data.push(v);
-    }
-    out.push({ event, data: data.join('\n') });
-  }
-  return out;
-}
 
 const msgs = (text) => [{ role: 'user', content: text }];
 const PROMPTS = ['Say hello to the soak test', 'Summarise the plot of a short story in two sentences',
