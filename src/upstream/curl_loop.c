@@ -57,6 +57,14 @@ void mg_up_leave(mg_upstream *u)
         run_deferred(u);
 }
 
+void mg_up_launch(mg_up_xfer *x)
+{
+    if (x->native)
+        mg_up_h1_launch(x);
+    else
+        mg_up_add_to_multi(x);
+}
+
 void mg_up_add_to_multi(mg_up_xfer *x)
 {
     CURLMcode mc = curl_multi_add_handle(x->u->multi, x->easy);
@@ -211,6 +219,9 @@ mg_upstream *mg_upstream_new(struct ev_loop *loop)
     curl_multi_setopt(u->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
     curl_multi_setopt(u->multi, CURLMOPT_TIMERDATA, u);
     curl_multi_setopt(u->multi, CURLMOPT_MAXCONNECTS, (long)MG_UP_MAX_CONNECTS);
+    const char *client = getenv("MOONGATE_UPSTREAM_CLIENT");
+    u->curl_only = client && strcmp(client, "curl") == 0;
+    u->h1_rbuf = mg_xmalloc(MG_UP_H1_READ_BYTES);
     return u;
 }
 
@@ -226,6 +237,8 @@ void mg_upstream_free(mg_upstream *u)
         u->pool = x->next;
         mg_up_destroy(x);
     }
+    mg_up_h1_pool_free(u);
+    free(u->h1_rbuf);
     curl_multi_cleanup(u->multi);
     CURLSHcode sc = curl_share_cleanup(u->share);
     if (sc != CURLSHE_OK)

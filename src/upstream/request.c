@@ -56,7 +56,7 @@ static int valid_url(const char *url, int *https)
 
 /* Length of the header's name, or 0 when the line is not "Name: value"
  * with a token name and no CR/LF anywhere. */
-static size_t header_name_len(const char *h)
+size_t mg_up_header_name_len(const char *h)
 {
     size_t n = 0;
     while (is_tchar((unsigned char)h[n]))
@@ -69,7 +69,7 @@ static size_t header_name_len(const char *h)
 }
 
 /* Headers the transport owns: ours replace the caller's, framing is curl's. */
-static int header_is_ours(const char *h, size_t name_len)
+int mg_up_header_is_ours(const char *h, size_t name_len)
 {
     static const char *const own[] = {"expect", "accept-encoding", "content-length",
                                       "transfer-encoding", "connection"};
@@ -81,7 +81,7 @@ static int header_is_ours(const char *h, size_t name_len)
 
 static int valid_seconds(double s) { return s >= 0 && s < 1e7; } /* also rejects NaN */
 
-static long seconds_to_ms(double s)
+long mg_up_seconds_to_ms(double s)
 {
     if (s <= 0)
         return 0;
@@ -89,7 +89,7 @@ static long seconds_to_ms(double s)
     return ms < 1 ? 1 : (long)ms;
 }
 
-static int check_request(const mg_up_request *req, int *https, size_t *hdr_bytes, char *err)
+int mg_up_check_request(const mg_up_request *req, int *https, size_t *hdr_bytes, char *err)
 {
     if (!req->method || !valid_method(req->method)) {
         snprintf(err, MG_ERRLEN, "bad method");
@@ -111,7 +111,7 @@ static int check_request(const mg_up_request *req, int *https, size_t *hdr_bytes
     size_t total = 0;
     for (size_t i = 0; i < req->nheaders; i++) {
         const char *h = req->headers[i];
-        if (!h || !header_name_len(h)) {
+        if (!h || !mg_up_header_name_len(h)) {
             snprintf(err, MG_ERRLEN, "bad request header #%zu", i + 1);
             return MG_ERR;
         }
@@ -141,7 +141,7 @@ static struct curl_slist *fill_block(mg_up_xfer *x, const mg_up_request *req, si
     struct curl_slist *head = NULL, **link = &head;
     for (size_t i = 0; i < req->nheaders; i++) {
         const char *h = req->headers[i];
-        if (header_is_ours(h, header_name_len(h)))
+        if (mg_up_header_is_ours(h, mg_up_header_name_len(h)))
             continue;
         size_t len = strlen(h) + 1;
         memcpy(text, h, len);
@@ -230,8 +230,8 @@ static CURLcode set_options(mg_up_xfer *x, const mg_up_request *req, struct curl
     SET(CURLOPT_OPENSOCKETFUNCTION, open_socket);
     SET(CURLOPT_OPENSOCKETDATA, (void *)x);
     SET(CURLOPT_HTTPHEADER, headers);
-    SET(CURLOPT_CONNECTTIMEOUT_MS, seconds_to_ms(req->t_connect));
-    SET(CURLOPT_TIMEOUT_MS, seconds_to_ms(req->t_total));
+    SET(CURLOPT_CONNECTTIMEOUT_MS, mg_up_seconds_to_ms(req->t_connect));
+    SET(CURLOPT_TIMEOUT_MS, mg_up_seconds_to_ms(req->t_total));
     if (rc == CURLE_OK)
         rc = set_method(e, req, body);
     return rc;
@@ -241,7 +241,7 @@ int mg_up_prepare(mg_up_xfer *x, const mg_up_request *req, char *err)
 {
     int https = 0;
     size_t hdr_bytes = 0;
-    if (check_request(req, &https, &hdr_bytes, err) != MG_OK)
+    if (mg_up_check_request(req, &https, &hdr_bytes, err) != MG_OK)
         return MG_ERR;
     const char *body;
     struct curl_slist *headers = fill_block(x, req, hdr_bytes, &body);

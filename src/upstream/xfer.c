@@ -62,9 +62,12 @@ void mg_up_destroy(mg_up_xfer *x)
     ev_timer_stop(u->loop, &x->watch);
     if (x->in_multi)
         curl_multi_remove_handle(u->multi, x->easy);
+    if (x->native)
+        mg_up_h1_detach(x);
     curl_easy_cleanup(x->easy);
     free(x->block);
     mg_buf_free(&x->hdr_bytes);
+    mg_buf_free(&x->held);
     free(x->spans);
     free(x->hdrs);
     free(x);
@@ -80,11 +83,14 @@ static void detach_and_pool(mg_up_xfer *x)
     }
     live_unlink(x);
     x->state = MG_UP_ST_POOLED;
+    if (x->native)
+        mg_up_h1_detach(x);
     if (u->npool >= MG_UP_MAX_POOL || u->closing) {
         mg_up_destroy(x);
         return;
     }
-    curl_easy_reset(x->easy);
+    if (!x->native) /* a native transfer never touched its easy handle */
+        curl_easy_reset(x->easy);
     if (x->block_cap > MG_UP_KEEP_BUF_BYTES) {
         free(x->block);
         x->block = NULL;
@@ -120,6 +126,12 @@ static mg_up_xfer *xfer_get(mg_upstream *u)
     x->errbuf[0] = '\0';
     x->in_multi = x->cancelled = x->deferred = x->paused = 0;
     x->resume_wanted = x->responded = x->https = 0;
+    x->native = x->h1_head = x->h1_complete = x->h1_keepalive = x->h1_retried = 0;
+    x->h1_in_field = x->h1_interim = 0;
+    x->h1 = NULL;
+    x->req_len = x->req_sent = x->held_off = 0;
+    x->t_connected = x->connect_ms = 0;
+    x->h1_reused = 0;
     x->state = MG_UP_ST_ENDED; /* not live until mg_up_start links it */
     return x;
 }
@@ -160,6 +172,11 @@ static void on_watch(struct ev_loop *loop, ev_timer *w, int revents)
     case MG_UP_WATCH_FAIL:
         mg_up_finish(x, x->fail_result, x->errbuf);
         return;
+    case MG_UP_WATCH_CONNECT:
+        snprintf(x->errbuf, sizeof x->errbuf, "no connection within %.3g s",
+                 x->t_connect > 0 ? x->t_connect : 300.0);
+        mg_up_finish(x, MG_UP_ERR_TIMEOUT_CONNECT, x->errbuf);
+        return;
     case MG_UP_WATCH_FIRST_BYTE:
         snprintf(x->errbuf, sizeof x->errbuf, "no response within %.3g s", x->t_first_byte);
         mg_up_finish(x, MG_UP_ERR_TIMEOUT_FIRST_BYTE, x->errbuf);
@@ -184,6 +201,10 @@ static void on_watch(struct ev_loop *loop, ev_timer *w, int revents)
 
 static void read_timings(const mg_up_xfer *x, mg_up_timings *t)
 {
+    if (x->native) {
+        mg_up_h1_timings(x, t);
+        return;
+    }
     long nconn = 0;
     curl_off_t tcp_us = 0, tls_us = 0, pre_us = 0;
     curl_easy_getinfo(x->easy, CURLINFO_NUM_CONNECTS, &nconn);
@@ -224,7 +245,10 @@ mg_up_xfer *mg_up_start(mg_upstream *u, const mg_up_request *req, const mg_up_ca
         return NULL;
     }
     live_link(x);
-    if (mg_up_prepare(x, req, err) != MG_OK) {
+    mg_up_h1_target target;
+    x->native = !u->curl_only && req && req->url && mg_up_h1_target_of(req->url, &target) == MG_OK;
+    int prepared = x->native ? mg_up_h1_prepare(x, req, &target, err) : mg_up_prepare(x, req, err);
+    if (prepared != MG_OK) {
         detach_and_pool(x);
         return NULL;
     }
@@ -240,7 +264,7 @@ mg_up_xfer *mg_up_start(mg_upstream *u, const mg_up_request *req, const mg_up_ca
         mg_up_defer(x);
     } else {
         x->state = MG_UP_ST_RUNNING;
-        mg_up_add_to_multi(x);
+        mg_up_launch(x);
     }
     return x;
 }
@@ -282,6 +306,10 @@ static void do_resume(mg_up_xfer *x)
     mg_upstream *u = x->u;
     if (x->state != MG_UP_ST_RUNNING || !x->paused)
         return;
+    if (x->native) {
+        mg_up_h1_resume(x);
+        return;
+    }
     x->paused = 0;
     x->last_activity = ev_now(u->loop);
     if (x->t_idle > 0)
@@ -314,7 +342,7 @@ void mg_up_run_deferred(mg_up_xfer *x)
     switch (x->state) {
     case MG_UP_ST_QUEUED:
         x->state = MG_UP_ST_RUNNING;
-        mg_up_add_to_multi(x);
+        mg_up_launch(x);
         return;
     case MG_UP_ST_RUNNING:
         if (x->resume_wanted) {

@@ -18,7 +18,7 @@ void mg_up_reset_headers(mg_up_xfer *x)
 }
 
 /* A response byte arrived: first-byte clock stops, idle clock restarts. */
-static void note_activity(mg_up_xfer *x)
+void mg_up_note_activity(mg_up_xfer *x)
 {
     x->last_activity = ev_now(x->u->loop);
     if (x->t_first)
@@ -104,7 +104,7 @@ size_t mg_up_header_cb(char *buf, size_t size, size_t n, void *ud)
     size_t len = size * n;
     if (x->state != MG_UP_ST_RUNNING)
         return 0;
-    note_activity(x);
+    mg_up_note_activity(x);
     if (x->responded)
         return len; /* trailers of a chunked body: not used */
     size_t l = len;
@@ -154,7 +154,7 @@ size_t mg_up_write_cb(char *buf, size_t size, size_t n, void *ud)
      * have it keep those bytes until the resume. */
     if (x->paused)
         return CURL_WRITEFUNC_PAUSE;
-    note_activity(x);
+    mg_up_note_activity(x);
     if (!x->responded) {
         mg_up_fire_response(x);
         if (x->state != MG_UP_ST_RUNNING)

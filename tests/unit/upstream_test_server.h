@@ -9,6 +9,15 @@
  *   /silent      reads the request, never answers
  *   /stall       headers + 10 of 100 promised bytes, then silence
  *   /cut         headers + 50 of 100 promised bytes, then close
+ *   /trickle     a chunked response written one byte at a time
+ *   /close       200 with Connection: close, then close
+ *   /extra       200 "ok" followed by bytes no request asked for
+ *   /die-next    200 "ok", kept alive; the next request on that connection
+ *                is read and the connection closed without an answer
+ *   /eof         200 whose body ends when the connection closes
+ *   /head        headers promising 5 bytes and no body (for HEAD)
+ *   /manyheaders 200 with 300 header lines
+ *   /garbage     a status line that is not HTTP
  * Keep-alive is honoured for the answers that complete. Header-only (static
  * functions): it is included by one test file. */
 #ifndef MG_UPSTREAM_TEST_SERVER_H
@@ -129,7 +138,70 @@ static void respond_big(int fd, size_t n)
     send_str(fd, "0\r\n\r\n");
 }
 
-/* Handle one request; returns 1 to keep the connection for another. */
+static void respond_trickle(int fd)
+{
+    const char *r = "HTTP/1.1 200 OK\r\nX-Test: trickled value\r\n"
+                    "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
+    for (; *r; r++) {
+        send_all(fd, r, 1);
+        usleep(500);
+    }
+}
+
+static void respond_many_headers(int fd)
+{
+    send_str(fd, "HTTP/1.1 200 OK\r\n");
+    for (int i = 0; i < 300; i++) {
+        char line[64];
+        send_all(fd, line, (size_t)snprintf(line, sizeof line, "X-H%d: v\r\n", i));
+    }
+    send_str(fd, "Content-Length: 0\r\n\r\n");
+}
+
+#define SERVE_CLOSE 0
+#define SERVE_KEEP 1
+#define SERVE_DROP_NEXT 2 /* keep, but close on the next request without answering */
+
+/* Paths added for the native client's edge cases. */
+static int serve_edge(int fd, const char *path)
+{
+    if (strcmp(path, "/trickle") == 0) {
+        respond_trickle(fd);
+        return SERVE_KEEP;
+    }
+    if (strcmp(path, "/close") == 0) {
+        send_str(fd, "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok");
+        return SERVE_CLOSE;
+    }
+    if (strcmp(path, "/extra") == 0) {
+        send_str(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokJUNK");
+        return SERVE_KEEP;
+    }
+    if (strcmp(path, "/die-next") == 0) {
+        send_str(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        return SERVE_DROP_NEXT;
+    }
+    if (strcmp(path, "/eof") == 0) {
+        send_str(fd, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil close");
+        return SERVE_CLOSE;
+    }
+    if (strcmp(path, "/head") == 0) {
+        send_str(fd, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n");
+        return SERVE_KEEP;
+    }
+    if (strcmp(path, "/manyheaders") == 0) {
+        respond_many_headers(fd);
+        return SERVE_KEEP;
+    }
+    if (strcmp(path, "/garbage") == 0) {
+        send_str(fd, "HTTP/1.1 abc what\r\n\r\n");
+        return SERVE_CLOSE;
+    }
+    send_str(fd, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+    return SERVE_KEEP;
+}
+
+/* Handle one request; returns SERVE_KEEP to keep the connection for another. */
 static int serve_request(int fd, const char *head, size_t body_len)
 {
     char method[16] = "", path[256] = "";
@@ -172,8 +244,7 @@ static int serve_request(int fd, const char *head, size_t body_len)
         send_all(fd, half, sizeof half);
         return 0;
     }
-    send_str(fd, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
-    return 1;
+    return serve_edge(fd, path);
 }
 
 /* Read one request head and body; returns body length or -1. */
@@ -215,9 +286,13 @@ static void *conn_main(void *arg)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     char *buf = malloc(1 << 16), *head = malloc(1 << 16);
     size_t have = 0;
+    int how = SERVE_KEEP;
     for (;;) {
         long body = read_request(fd, buf, 1 << 16, &have, head, 1 << 16);
-        if (body < 0 || !serve_request(fd, head, (size_t)body))
+        if (body < 0 || how == SERVE_DROP_NEXT)
+            break;
+        how = serve_request(fd, head, (size_t)body);
+        if (how == SERVE_CLOSE)
             break;
     }
     free(buf);
