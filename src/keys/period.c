@@ -138,15 +138,21 @@ int mg_keys_budget_check(const mg_keys_spend *s, double budget_day, double budge
                          double est, int64_t now_ms, const char *who, char *msg, size_t len,
                          int *retry_after)
 {
-    period_view day, month;
-    view_day(now_ms, &day);
-    view_month(now_ms, &month);
+    /* The views (calendar arithmetic and text) are only built for a budget
+     * that exists: most keys have none, and this runs on every request. */
+    period_view view;
     if (est < 0)
         est = 0;
-    if (check_period(s->day_spent, s->reserved, budget_day, est, &day, who, msg, len,
-                     retry_after) != MG_OK)
-        return MG_ERR;
-    return check_period(s->month_spent, s->reserved, budget_month, est, &month, who, msg, len,
+    if (budget_day > 0) {
+        view_day(now_ms, &view);
+        if (check_period(s->day_spent, s->reserved, budget_day, est, &view, who, msg, len,
+                         retry_after) != MG_OK)
+            return MG_ERR;
+    }
+    if (budget_month <= 0)
+        return MG_OK;
+    view_month(now_ms, &view);
+    return check_period(s->month_spent, s->reserved, budget_month, est, &view, who, msg, len,
                         retry_after);
 }
 

@@ -190,6 +190,23 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
 
 /* ---- life of the upstream --------------------------------------------- */
 
+static int env_set(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v;
+}
+
+/* libcurl for everything when asked to, or when a proxy is configured in
+ * the environment (only libcurl honours http_proxy and no_proxy). */
+static int wants_curl_only(void)
+{
+    const char *client = getenv("MOONGATE_UPSTREAM_CLIENT");
+    if (client && strcmp(client, "curl") == 0)
+        return 1;
+    return env_set("http_proxy") || env_set("HTTP_PROXY") || env_set("all_proxy") ||
+           env_set("ALL_PROXY");
+}
+
 mg_upstream *mg_upstream_new(struct ev_loop *loop)
 {
     pthread_once(&curl_once, curl_init_once);
@@ -219,8 +236,7 @@ mg_upstream *mg_upstream_new(struct ev_loop *loop)
     curl_multi_setopt(u->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
     curl_multi_setopt(u->multi, CURLMOPT_TIMERDATA, u);
     curl_multi_setopt(u->multi, CURLMOPT_MAXCONNECTS, (long)MG_UP_MAX_CONNECTS);
-    const char *client = getenv("MOONGATE_UPSTREAM_CLIENT");
-    u->curl_only = client && strcmp(client, "curl") == 0;
+    u->curl_only = wants_curl_only();
     u->h1_rbuf = mg_xmalloc(MG_UP_H1_READ_BYTES);
     return u;
 }
