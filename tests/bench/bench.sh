@@ -5,6 +5,7 @@
 #   tests/bench/bench.sh                 # DURATION=10 WARMUP=2 RUNS=run1
 #   PEERS="nginx portkey ccr" tests/bench/bench.sh
 #   CONVERSION=0 STREAMS=0 tests/bench/bench.sh   # without the conversion and streams parts
+#   CURL=1 tests/bench/bench.sh          # adds a row with libcurl as the upstream client
 # Needs: apt-get install nginx-light wrk jq; a built build/moongate.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -73,6 +74,13 @@ for r in $RUNS; do
       -m mock-gpt -c 64 -M stream >/dev/null
   fi
   kill "$MGPID"; wait "$MGPID" || true; MGPID=""
+  if [[ ${CURL:-0} == 1 ]]; then
+    MOONGATE_UPSTREAM_CLIENT=curl MOONGATE_HOME=$ROOT "$MG" serve -c "$TMP/bench.lua" >"$TMP/moongate.log" 2>&1 &
+    MGPID=$!
+    wait_port "$MG_PORT" 10 || { cat "$TMP/moongate.log"; exit 1; }
+    "${RUN[@]}" -r "$r" -n moongate-libcurl -u "http://127.0.0.1:$MG_PORT" -s openai -m mock-gpt -p "$MGPID" >/dev/null
+    kill "$MGPID"; wait "$MGPID" || true; MGPID=""
+  fi
 done
 "$B/table.sh" "$OUT"
 if [[ ${CONVERSION:-1} == 1 ]]; then
