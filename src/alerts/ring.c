@@ -56,6 +56,8 @@ struct mg_al_ring {
 /* ---- field tables (built once from the record definition) --------------- */
 
 static int num_fields[MG_AL_MAX_NUM]; /* index into mg_record_fields */
+static size_t num_offsets[MG_AL_MAX_NUM]; /* ... and that field's offset and kind, */
+static int num_is_int[MG_AL_MAX_NUM];     /* read once per added record */
 static int nnum;
 static size_t label_offsets[MG_AL_NLABELS];
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
@@ -70,9 +72,13 @@ static int field_index(const char *name)
 
 static void build_tables(void)
 {
-    for (size_t i = 0; i < mg_record_nfields && nnum < MG_AL_MAX_NUM; i++)
-        if (mg_record_fields[i].kind != MG_REC_TEXT)
-            num_fields[nnum++] = (int)i;
+    for (size_t i = 0; i < mg_record_nfields && nnum < MG_AL_MAX_NUM; i++) {
+        if (mg_record_fields[i].kind == MG_REC_TEXT)
+            continue;
+        num_offsets[nnum] = mg_record_fields[i].offset;
+        num_is_int[nnum] = mg_record_fields[i].kind == MG_REC_INT;
+        num_fields[nnum++] = (int)i;
+    }
     for (int l = 0; l < MG_AL_NLABELS; l++)
         label_offsets[l] = mg_record_fields[field_index(label_names[l])].offset;
 }
@@ -102,9 +108,8 @@ int mg_al_num_of(const char *field)
 
 static double num_value(const mg_record *rec, int i)
 {
-    const mg_record_field *f = &mg_record_fields[num_fields[i]];
-    const char *p = (const char *)rec + f->offset;
-    if (f->kind == MG_REC_INT) {
+    const char *p = (const char *)rec + num_offsets[i];
+    if (num_is_int[i]) {
         int64_t v;
         memcpy(&v, p, sizeof v);
         return (double)v;

@@ -87,28 +87,43 @@ void mg_buf_consume(mg_buf *b, size_t n)
     b->off += n;
 }
 
-void mg_buf_append_json_str(mg_buf *b, const char *s, size_t n)
+static int json_plain(unsigned char c) { return c >= 0x20 && c != '"' && c != '\\' && c != 0x7f; }
+
+/* Appends the escape for one byte that is not json_plain. */
+static void append_json_escape(mg_buf *b, unsigned char c)
 {
     static const char hex[] = "0123456789abcdef";
+    if (c == '"' || c == '\\') {
+        char esc[2] = {'\\', (char)c};
+        mg_buf_append(b, esc, 2);
+    } else if (c == '\n') {
+        mg_buf_append(b, "\\n", 2);
+    } else if (c == '\r') {
+        mg_buf_append(b, "\\r", 2);
+    } else if (c == '\t') {
+        mg_buf_append(b, "\\t", 2);
+    } else {
+        char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+        mg_buf_append(b, esc, 6);
+    }
+}
+
+/* Runs of bytes that need no escape are copied whole: most strings are one
+ * run, and this runs for every record and live event. */
+void mg_buf_append_json_str(mg_buf *b, const char *s, size_t n)
+{
     mg_buf_reserve(b, n + 2);
     b->data[b->len++] = '"';
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
-            char esc[2] = {'\\', (char)c};
-            mg_buf_append(b, esc, 2);
-        } else if (c == '\n') {
-            mg_buf_append(b, "\\n", 2);
-        } else if (c == '\r') {
-            mg_buf_append(b, "\\r", 2);
-        } else if (c == '\t') {
-            mg_buf_append(b, "\\t", 2);
-        } else if (c < 0x20 || c == 0x7f) {
-            char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-            mg_buf_append(b, esc, 6);
-        } else {
-            mg_buf_append(b, &s[i], 1);
-        }
+    size_t i = 0;
+    while (i < n) {
+        size_t run = i;
+        while (run < n && json_plain((unsigned char)s[run]))
+            run++;
+        mg_buf_append(b, s + i, run - i);
+        if (run == n)
+            break;
+        append_json_escape(b, (unsigned char)s[run]);
+        i = run + 1;
     }
     mg_buf_append(b, "\"", 1);
 }

@@ -79,9 +79,38 @@ static int lazy_index(lua_State *L)
     return 1;
 }
 
+/* The request table's eager fields, in the order they are set (the order
+ * decides the table's layout, so pairs() order stays what it was). The
+ * interned keys sit in the shared metatable at these indices: filling a
+ * request then hashes no key strings. */
+enum {
+    REQ_ID = 1,
+    REQ_METHOD,
+    REQ_PATH,
+    REQ_QUERY,
+    REQ_FORMAT,
+    REQ_MODEL,
+    REQ_STREAM,
+    REQ_TOKENS_IN,
+    REQ_KEY,
+    REQ_USER,
+    REQ_SESSION,
+    REQ_ENVIRONMENT,
+    REQ_NKEYS = REQ_ENVIRONMENT
+};
+
+static const char *const req_keys[REQ_NKEYS + 1] = {
+    NULL, "id", "method", "path", "query", "format", "model", "stream", "tokens_in",
+    "key", "user", "session", "environment",
+};
+
 void mg_lua_reqtab_init(lua_State *L, mg_lua_gen *g)
 {
-    lua_createtable(L, 0, 2);
+    lua_createtable(L, REQ_NKEYS, 2);
+    for (int i = 1; i <= REQ_NKEYS; i++) {
+        lua_pushstring(L, req_keys[i]);
+        lua_rawseti(L, -2, i);
+    }
     lua_pushcfunction(L, lazy_index);
     lua_setfield(L, -2, "__index");
     lua_pushboolean(L, 0);
@@ -114,22 +143,42 @@ static mg_lua_box *attach_box(lua_State *L, mg_lua_gen *g, const mg_header *head
     return b;
 }
 
+/* t[keys[k]] = value on stack top; the table is at -3 with the key table
+ * at -2 once the value is pushed. */
+static void set_keyed(lua_State *L, int k)
+{
+    lua_rawgeti(L, -2, k);
+    lua_insert(L, -2);
+    lua_rawset(L, -4);
+}
+
+static void set_keyed_str(lua_State *L, int k, const char *value)
+{
+    if (!value)
+        return;
+    lua_pushstring(L, value);
+    set_keyed(L, k);
+}
+
 mg_lua_box *mg_lua_push_req(lua_State *L, mg_lua_gen *g, const mg_lua_req *r)
 {
     lua_createtable(L, 0, 16);
-    mg_lua_set_str(L, "id", r->id);
-    mg_lua_set_str(L, "method", r->method);
-    mg_lua_set_str(L, "path", r->path);
-    mg_lua_set_str(L, "query", r->query);
-    mg_lua_set_str(L, "format", r->client_format);
-    mg_lua_set_str(L, "model", r->model);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, g->ref_req_mt); /* holds the keys */
+    set_keyed_str(L, REQ_ID, r->id);
+    set_keyed_str(L, REQ_METHOD, r->method);
+    set_keyed_str(L, REQ_PATH, r->path);
+    set_keyed_str(L, REQ_QUERY, r->query);
+    set_keyed_str(L, REQ_FORMAT, r->client_format);
+    set_keyed_str(L, REQ_MODEL, r->model);
     lua_pushboolean(L, r->stream);
-    lua_setfield(L, -2, "stream");
-    mg_lua_set_num(L, "tokens_in", (double)r->tokens_in_estimate);
-    mg_lua_set_str(L, "key", r->key_id);
-    mg_lua_set_str(L, "user", r->user_id);
-    mg_lua_set_str(L, "session", r->session_id);
-    mg_lua_set_str(L, "environment", r->environment);
+    set_keyed(L, REQ_STREAM);
+    lua_pushnumber(L, (lua_Number)r->tokens_in_estimate);
+    set_keyed(L, REQ_TOKENS_IN);
+    set_keyed_str(L, REQ_KEY, r->key_id);
+    set_keyed_str(L, REQ_USER, r->user_id);
+    set_keyed_str(L, REQ_SESSION, r->session_id);
+    set_keyed_str(L, REQ_ENVIRONMENT, r->environment);
+    lua_pop(L, 1);
     return attach_box(L, g, r->headers, r->nheaders, r->body, r->body_len);
 }
 

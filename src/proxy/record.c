@@ -28,7 +28,11 @@ static double price_of(const mg_model_info *m, const mg_usage *u)
 static void fill_cost(mg_px *px, mg_record *r)
 {
     const mg_model_info *routed = r->model_routed ? mg_config_model(px->cfg, r->model_routed) : NULL;
-    const mg_model_info *asked = px->model ? mg_config_model(px->cfg, px->model) : NULL;
+    /* Routing usually keeps the model: one lookup then serves both. */
+    const mg_model_info *asked =
+        !px->model ? NULL
+        : r->model_routed && strcmp(px->model, r->model_routed) == 0 ? routed
+                                                                     : mg_config_model(px->cfg, px->model);
     if (!routed) {
         r->cost_unknown = r->model_routed != NULL && r->tokens_total > 0;
         return;
@@ -79,6 +83,18 @@ static void fill_timings(mg_px *px, mg_record *r)
         r->tokens_per_second = (double)r->tokens_output / (r->generation_ms / 1e3);
 }
 
+/* "[" items "]" in one exact allocation the record owns. */
+static void set_attempts_json(mg_record *r, const mg_buf *items)
+{
+    char *json = mg_xmalloc(items->len + 3);
+    json[0] = '[';
+    memcpy(json + 1, items->data, items->len);
+    json[items->len + 1] = ']';
+    json[items->len + 2] = '\0';
+    free(r->attempts_json);
+    r->attempts_json = json;
+}
+
 void mg_px_record_finish(mg_px *px)
 {
     mg_record *r = px->rec;
@@ -94,14 +110,8 @@ void mg_px_record_finish(mg_px *px)
     fill_timings(px, r);
     r->attempts = px->attempts;
     r->pauses = px->pauses;
-    if (px->attempts_json.len) {
-        mg_buf json = {0};
-        mg_buf_append_str(&json, "[");
-        mg_buf_append(&json, px->attempts_json.data, px->attempts_json.len);
-        mg_buf_append_str(&json, "]");
-        mg_record_set_text(&r->attempts_json, mg_buf_cstr(&json));
-        mg_buf_free(&json);
-    }
+    if (px->attempts_json.len)
+        set_attempts_json(r, &px->attempts_json);
     if (r->http_status >= 400 || strcmp(r->status, "success") != 0)
         atomic_fetch_add(&px->w->stats.errors, 1);
     if (px->internal)

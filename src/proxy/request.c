@@ -3,6 +3,7 @@
  * stages live in route.c, attempt.c, stream.c and record.c. */
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,14 +29,41 @@ static const char *status_kind(int status)
     }
 }
 
+/* Appends "name: value\r\n" (name includes the colon and space). */
+static void put_header(mg_buf *out, const char *name, size_t name_len, const char *value)
+{
+    size_t value_len = strlen(value);
+    mg_buf_reserve(out, name_len + value_len + 2);
+    memcpy(out->data + out->len, name, name_len);
+    memcpy(out->data + out->len + name_len, value, value_len);
+    memcpy(out->data + out->len + name_len + value_len, "\r\n", 2);
+    out->len += name_len + value_len + 2;
+}
+
+#define PUT_HEADER(out, lit, value) put_header(out, lit, sizeof lit - 1, value)
+
+/* Decimal digits of v into buf (at least 21 bytes), NUL-terminated. */
+static const char *u64_text(uint64_t v, char *buf, size_t size)
+{
+    char *p = buf + size;
+    *--p = '\0';
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return p;
+}
+
+/* Every response carries these; written on each request, so no printf. */
 void mg_px_extra_headers(mg_px *px, mg_buf *out)
 {
-    mg_buf_printf(out, "x-moongate-request-id: %s\r\n", px->rec->id);
-    mg_buf_printf(out, "x-moongate-policy-generation: %llu\r\n",
-                  (unsigned long long)px->gen->number);
+    char num[24];
+    PUT_HEADER(out, "x-moongate-request-id: ", px->rec->id);
+    PUT_HEADER(out, "x-moongate-policy-generation: ",
+               u64_text((uint64_t)px->gen->number, num, sizeof num));
     if (px->cur) {
-        mg_buf_printf(out, "x-moongate-provider: %s\r\n", px->cur->provider->name);
-        mg_buf_printf(out, "x-moongate-model: %s\r\n", px->cur->model);
+        PUT_HEADER(out, "x-moongate-provider: ", px->cur->provider->name);
+        PUT_HEADER(out, "x-moongate-model: ", px->cur->model);
     }
 }
 

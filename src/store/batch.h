@@ -11,12 +11,17 @@
 struct sqlite3;
 struct sqlite3_stmt;
 
+/* Records per multi-row INSERT (times the record's fields stays well under
+ * SQLite's 32766 parameters). */
+#define MG_STORE_INSERT_ROWS 16
+
 typedef struct mg_store_batch {
     struct sqlite3 *db;               /* borrowed: the writer's connection */
     struct sqlite3_stmt *begin;       /* owned prepared statements ... */
     struct sqlite3_stmt *commit;
     struct sqlite3_stmt *rollback;
     struct sqlite3_stmt *insert;      /* INSERT INTO requests, one ? per field */
+    struct sqlite3_stmt *insert_many; /* the same for MG_STORE_INSERT_ROWS rows */
     struct sqlite3_stmt *rollup;      /* upsert into rollup_minute */
     const mg_record **by_key;         /* owned scratch: max pointers, sorted by rollup key */
     size_t max;
