@@ -154,11 +154,27 @@ static int has_object_key(const char *data, size_t len, const char *key)
     return 0;
 }
 
+/* An OpenAI stream asked for usage carries "usage":null as the last member
+ * of every chunk but the usage one. Ending so, the top-level usage is null
+ * (a valid document cannot close a nested object there, and duplicate
+ * top-level keys are refused by the parser), so the scan can be skipped. */
+static int ends_with_null_usage(const char *data, size_t len)
+{
+    static const char tail[] = "\"usage\":null}";
+    size_t n = sizeof tail - 1;
+    while (len && (data[len - 1] == ' ' || data[len - 1] == '\n' || data[len - 1] == '\r' ||
+                   data[len - 1] == '\t'))
+        len--;
+    return len >= n && memcmp(data + len - n, tail, n) == 0;
+}
+
 int mg_px_event_may_have_usage(int format, const char *event, size_t event_len,
                                const char *data, size_t len)
 {
     switch (format) {
     case MG_FMT_OPENAI:
+        if (ends_with_null_usage(data, len))
+            return 0;
         return has_object_key(data, len, "\"usage\"");
     case MG_FMT_ANTHROPIC:
         return (event_len == 13 && memcmp(event, "message_start", 13) == 0) ||
