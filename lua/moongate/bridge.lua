@@ -52,13 +52,20 @@ function bridge.trusted(client_fmt, provider_fmt)
 end
 
 -- A stream converter for one request; the host keeps it in the registry.
+-- Third result: whether the converter can offer the text lane (below).
 function bridge.stream_new(client_fmt, provider_fmt, model, id, include_usage)
-  return formats.stream(client_fmt, provider_fmt, { model = model, id = id, include_usage = include_usage })
+  local conv, err = formats.stream(client_fmt, provider_fmt,
+    { model = model, id = id, include_usage = include_usage })
+  if not conv then return nil, err end
+  return conv, nil, conv:has_text_lane()
 end
 
 -- A batch of provider SSE events (one network chunk) in, client SSE text out:
 -- events = { event1, data1, event2, data2, ... }. Returns the text; when a
 -- converter fails, the text converted before that event and the message.
+-- After a batch converted whole, results 3..5 are the text lane as it
+-- stands now (Converter:text_lane): while they hold, the host converts
+-- plain text deltas itself and calls here only for the other events.
 function bridge.stream_feed_batch(conv, events)
   local parts, n = {}, 0
   for i = 1, #events, 2 do
@@ -70,7 +77,8 @@ function bridge.stream_feed_batch(conv, events)
       parts[n] = out[j]
     end
   end
-  return table.concat(parts, "", 1, n)
+  if type(conv.text_lane) ~= "function" then return table.concat(parts, "", 1, n) end
+  return table.concat(parts, "", 1, n), nil, conv:text_lane()
 end
 
 function bridge.stream_finish(conv)

@@ -2,12 +2,16 @@
  * different formats, the request, the response and every stream event go
  * through moongate.bridge (Lua, lua/moongate/bridge.lua) in the generation
  * the request started on. Same-format requests never come here. The stream
- * converter lives in the Lua registry for the request's life (px->conv_ref).
+ * converter lives in the Lua registry for the request's life (px->conv_ref);
+ * plain text deltas may skip it through the lane (convert_lane.c), which
+ * each call into the converter brings up to date.
  * Uses: lua/host.h (state, deadline-guarded pcall). */
 #include <lauxlib.h>
 #include <lua.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "convert_lane.h"
 #include "px-t.h"
 
 /* Request and response bodies can be large (images in base64); events
@@ -133,16 +137,40 @@ int mg_px_convert_stream_open(mg_px *px, char *err, size_t errlen)
     lua_pushstring(L, px->model);
     lua_pushstring(L, px->rec->id);
     lua_pushboolean(L, px->client_wants_usage);
-    if (bridge_pcall(px, 5, 2, 0, err, errlen) != MG_OK)
+    if (bridge_pcall(px, 5, 3, 0, err, errlen) != MG_OK)
         return MG_ERR;
-    if (lua_isnil(L, -2)) {
-        snprintf(err, errlen, "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "no converter");
-        lua_pop(L, 2);
+    if (lua_isnil(L, -3)) {
+        snprintf(err, errlen, "%s", lua_tostring(L, -2) ? lua_tostring(L, -2) : "no converter");
+        lua_pop(L, 3);
         return MG_ERR;
     }
-    lua_pop(L, 1);
+    int has_lane = lua_toboolean(L, -1);
+    lua_pop(L, 2);
     px->conv_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    mg_px_lane_free(px->conv_lane); /* a previous attempt's */
+    px->conv_lane = has_lane ? mg_xcalloc(1, sizeof *px->conv_lane) : NULL;
     return MG_OK;
+}
+
+/* After a stream_feed_batch call: its results 3..5 (lane prefix, suffix,
+ * provider block index) at the top of the stack say whether the lane is
+ * open now. */
+static void update_lane(mg_px *px, lua_State *L)
+{
+    mg_px_lane *lane = px->conv_lane;
+    if (!lane)
+        return;
+    size_t np, ns;
+    const char *p = lua_type(L, -3) == LUA_TSTRING ? lua_tolstring(L, -3, &np) : NULL;
+    const char *s = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &ns) : NULL;
+    lane->on = p && s;
+    if (!lane->on)
+        return;
+    mg_buf_reset(&lane->prefix);
+    mg_buf_append(&lane->prefix, p, np);
+    mg_buf_reset(&lane->suffix);
+    mg_buf_append(&lane->suffix, s, ns);
+    lane->up_index = lua_type(L, -1) == LUA_TNUMBER ? (long long)lua_tointeger(L, -1) : 0;
 }
 
 /* The end of the upstream stream: what the converter still holds. */
@@ -209,24 +237,27 @@ int mg_px_convert_stream_flush(mg_px *px, mg_buf *out)
     if (rc == MG_OK) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, px->conv_ref);
         push_batch(L, &px->conv_batch, n);
-        rc = bridge_pcall(px, 2, 2, 0, err, sizeof err);
+        rc = bridge_pcall(px, 2, 5, 0, err, sizeof err);
     }
     mg_buf_reset(&px->conv_batch);
     px->conv_nbatch = 0;
     if (rc != MG_OK) {
+        if (px->conv_lane)
+            px->conv_lane->on = 0;
         mg_px_error_event(px->ep.format, 502, "api_error", err, out);
         return MG_ERR;
     }
+    update_lane(px, L);
     size_t len;
-    const char *s = lua_tolstring(L, -2, &len);
+    const char *s = lua_tolstring(L, -5, &len);
     if (s)
         mg_buf_append(out, s, len);
-    if (lua_isstring(L, -1)) { /* converted up to the event that failed */
-        snprintf(err, sizeof err, "%s", lua_tostring(L, -1));
+    if (lua_isstring(L, -4)) { /* converted up to the event that failed */
+        snprintf(err, sizeof err, "%s", lua_tostring(L, -4));
         mg_px_error_event(px->ep.format, 502, "api_error", err, out);
         rc = MG_ERR;
     }
-    lua_pop(L, 2);
+    lua_pop(L, 5);
     return rc;
 }
 
@@ -238,4 +269,6 @@ void mg_px_convert_close(mg_px *px)
     px->conv_ref = 0;
     mg_buf_free(&px->conv_batch);
     px->conv_nbatch = 0;
+    mg_px_lane_free(px->conv_lane);
+    px->conv_lane = NULL;
 }

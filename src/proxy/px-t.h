@@ -81,6 +81,7 @@ struct mg_px {
                                      per event u32 event length, u32 data length, bytes */
     size_t conv_nbatch;           /* events in conv_batch */
     int conv_trusted;             /* bundled converters: no deadline hook */
+    struct mg_px_lane *conv_lane; /* text deltas converted in C (convert_lane.h); owned */
     int breaker_pending;          /* the attempt owes its breaker a report */
     int committed;                /* status line sent to the client */
     int client_gone;

@@ -4,6 +4,7 @@
  * then the stream is re-framed event by event without that chunk. */
 #include <string.h>
 
+#include "convert_lane.h"
 #include "px-t.h"
 
 #define MG_PX_MAX_EVENT (16u << 20)
@@ -17,7 +18,7 @@ static void on_sse_event(void *ud, const char *event, size_t event_len, const ch
     if (px->converting) {
         if (mg_px_event_may_have_usage(px->up_format, event, event_len, data, data_len))
             mg_px_usage_from_event(px->up_format, data, data_len, &px->usage);
-        mg_px_convert_stream_queue(px, event, event_len, data, data_len);
+        mg_px_convert_stream_event(px, event, event_len, data, data_len, &px->out);
         return;
     }
     if (mg_px_event_may_have_usage(px->up_format, event, event_len, data, data_len)) {

@@ -61,6 +61,7 @@ function Decoder:block_start(ev, out)
   self.next_index = idx + 1
   self.map[ev.index or idx] = idx
   self.open[idx] = true
+  if t == "text" then self.text_up, self.text_idx = ev.index or idx, idx end
   out[#out + 1] = { type = "block_start", index = idx, block = block }
   if t == "text" and type(cb.text) == "string" and cb.text ~= "" then
     out[#out + 1] = { type = "delta", index = idx, text = cb.text }
@@ -109,6 +110,17 @@ function Decoder:finalize(out)
     stop_sequence = stop == "stop_sequence" and self.stop_sequence or nil }
   out[#out + 1] = { type = "done" }
   self.finished = true
+end
+
+-- The text lane (formats.Converter:text_lane): a text_delta of the last
+-- text block, still open, adds one delta to it.
+function Decoder:text_lane()
+  local idx = self.text_idx
+  if self.finished or idx == nil or not self.open[idx] or self.map[self.text_up] ~= idx
+    or type(self.text_up) ~= "number" then
+    return nil
+  end
+  return idx, self.text_up
 end
 
 function Decoder:feed(event, data)
@@ -199,6 +211,22 @@ function Encoder:ensure_started(e, out)
     stop_reason = null, stop_sequence = null, usage = usage } })
 end
 
+-- A text delta of output block out_idx: the lane's prefix and suffix around
+-- the text's JSON string; the encoder writes its own text deltas the same way.
+local function text_delta_parts(out_idx)
+  return 'event: content_block_delta\ndata: {"type":"content_block_delta","index":'
+    .. string.format("%d", out_idx) .. ',"delta":{"type":"text_delta","text":', '}}\n\n'
+end
+
+-- The text lane (formats.Converter:text_lane): once started, a delta of the
+-- block streaming live is one content_block_delta and changes nothing.
+function Encoder:text_lane(idx)
+  if self.closed or not self.started or self.seq.current ~= idx then return nil end
+  local out_idx = self.seq.map[idx]
+  if out_idx == nil or self.kinds[out_idx] ~= "text" then return nil end
+  return text_delta_parts(out_idx)
+end
+
 local function start_block(b)
   if b.type == "text" then return { type = "text", text = "" } end
   if b.type == "tool_call" then return { type = "tool_use", id = b.id, name = b.name, input = {} } end
@@ -216,7 +244,10 @@ function Encoder:emit(e, out)
   elseif t == "delta" then
     local kind = self.kinds[e.index]
     local d
-    if e.text and kind == "text" then d = { type = "text_delta", text = e.text }
+    if e.text and kind == "text" then
+      local prefix, suffix = text_delta_parts(e.index)
+      out[#out + 1] = prefix .. json.encode_string(e.text) .. suffix
+      return
     elseif e.arguments and kind == "tool_use" then d = { type = "input_json_delta", partial_json = e.arguments }
     elseif e.reasoning and kind == "thinking" then d = { type = "thinking_delta", thinking = e.reasoning }
     elseif e.signature and kind == "thinking" then d = { type = "signature_delta", signature = e.signature } end

@@ -275,6 +275,27 @@ function Converter:finish()
   return res
 end
 
+-- The text lane: the host may convert a plain text delta of the provider
+-- stream without calling feed when the decoder and encoder both say it
+-- would change no state and come out as one client event. text_lane()
+-- returns that event's text before and after the delta's JSON string, and
+-- the provider's block index the delta must carry; nil when not now.
+-- Decoders and encoders offer it through an optional text_lane method
+-- (the bundled OpenAI and Anthropic ones do); without it, feed sees all.
+function Converter:has_text_lane()
+  return not self.passthrough and self.encoder ~= nil
+    and type(self.decoder.text_lane) == "function" and type(self.encoder.text_lane) == "function"
+end
+
+function Converter:text_lane()
+  if self.closed or not self:has_text_lane() then return nil end
+  local idx, up_index = self.decoder:text_lane()
+  if idx == nil then return nil end
+  local prefix, suffix = self.encoder:text_lane(idx)
+  if prefix == nil then return nil end
+  return prefix, suffix, up_index
+end
+
 function Converter:usage()
   return common.copy_usage(self.current_usage)
 end

@@ -159,6 +159,15 @@ function Decoder:finalize(out)
   self.stopped, self.finished = true, true
 end
 
+-- The text lane (formats.Converter:text_lane): with a text block open and
+-- no reasoning block, a chunk carrying only content adds one delta to it.
+function Decoder:text_lane()
+  if self.finished or not self.started or self.text_idx == nil or self.reasoning_idx ~= nil then
+    return nil
+  end
+  return self.text_idx, 0
+end
+
 function Decoder:feed(_, data)
   local out = {}
   if self.finished then return out end
