@@ -18,6 +18,7 @@ typedef struct scan {
     size_t len, i;
     mg_js_error *err;
     mg_js_object *top;
+    uint64_t escaped_keys; /* bit k: top-level key k has a backslash */
 } scan;
 
 static int fail(scan *sc, const char *what)
@@ -131,11 +132,33 @@ static int scan_escape(scan *sc)
     return MG_OK;
 }
 
+/* 1 for bytes that stand for themselves inside a string: not '"', '\\',
+ * a control character or the start of a multi-byte UTF-8 sequence. */
+static const unsigned char plain_byte[256] = {
+#define P4 1, 1, 1, 1
+#define P16 P4, P4, P4, P4
+    /* 0x00-0x1f */ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    /* 0x20-0x2f */ 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    /* 0x30-0x5b */ P16, P16, P4, P4, P4,
+    /* 0x5c '\\' */ 0,
+    /* 0x5d-0x7f */ 1, 1, 1, P16, P16,
+#undef P16
+#undef P4
+};
+
 static int scan_string(scan *sc)
 {
     const unsigned char *s = (const unsigned char *)sc->s;
     sc->i++; /* the opening quote */
     while (sc->i < sc->len) {
+        /* Most string bytes are plain ASCII: skip runs of them first. */
+        size_t i = sc->i, len = sc->len;
+        while (i < len && plain_byte[s[i]])
+            i++;
+        sc->i = i;
+        if (i == len)
+            break;
         unsigned char c = s[sc->i];
         if (c == '"') {
             sc->i++;
@@ -303,17 +326,30 @@ static int keys_equal(const mg_js_span *a, const mg_js_span *b)
     return n != SIZE_MAX ? key_is(a, buf, n) : a->n == b->n && memcmp(a->p, b->p, a->n) == 0;
 }
 
+/* Keys without escapes (nearly all) are equal only byte for byte; the
+ * decoding comparison is for pairs where either side has a backslash.
+ * sc->escaped_keys remembers which stored keys had one. */
+_Static_assert(MG_JS_MAX_MEMBERS <= 64, "escaped_keys has a bit per stored key");
+
 static int note_key(scan *sc, size_t from)
 {
     mg_js_object *o = sc->top;
     mg_js_span key = {sc->s + from, sc->i - from, MG_JS_STRING};
-    for (size_t k = 0; k < o->n; k++)
-        if (keys_equal(&o->members[k].key, &key)) {
+    int escaped = memchr(key.p, '\\', key.n) != NULL;
+    for (size_t k = 0; k < o->n; k++) {
+        const mg_js_span *old = &o->members[k].key;
+        int same = escaped || ((sc->escaped_keys >> k) & 1)
+                       ? keys_equal(old, &key)
+                       : old->n == key.n && memcmp(old->p, key.p, key.n) == 0;
+        if (same) {
             sc->i = from;
             return fail(sc, "duplicate key in the object");
         }
+    }
     if (o->n < MG_JS_MAX_MEMBERS)
         o->members[o->n].key = key;
+    if (escaped && o->n < MG_JS_MAX_MEMBERS)
+        sc->escaped_keys |= (uint64_t)1 << o->n;
     o->total++;
     return MG_OK;
 }
@@ -353,7 +389,7 @@ static void close_member(scan *sc, size_t *mstart, mg_js_type mtype)
 
 static int scan_doc(const char *s, size_t len, mg_js_object *out, mg_js_error *err, size_t *used)
 {
-    scan sc = {s, len, 0, err, out};
+    scan sc = {s, len, 0, err, out, 0};
     char stack[MG_JS_MAX_DEPTH]; /* '{' or '[' per open container */
     size_t depth = 0, mstart = NO_MEMBER, vstart0 = 0;
     mg_js_type mtype = MG_JS_NONE;
