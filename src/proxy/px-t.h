@@ -71,6 +71,11 @@ struct mg_px {
     size_t nup_headers;
     mg_sse_parser sse;
     int sse_ready;
+    /* While a piece is parsed with the usage chunk stripped: events kept
+     * whole inside it form one run [run_from, run_to) sent without a copy. */
+    const char *piece;
+    size_t piece_len, run_from, run_to;
+    int run_open;
     mg_usage usage;
     long content_bytes;           /* streamed payload bytes, for estimates */
     mg_buf out;                   /* scratch for writes to the client */

@@ -1,13 +1,22 @@
 /* stream.c — same-format streaming: upstream SSE bytes to the client with
  * backpressure, usage read on the way. Bytes pass through untouched unless
  * we asked an OpenAI upstream for a usage chunk the client did not want;
- * then the stream is re-framed event by event without that chunk. */
+ * then every event's exact wire bytes pass except that chunk's (runs of
+ * kept events inside one upstream piece go out without a copy). */
 #include <string.h>
 
 #include "convert_lane.h"
 #include "px-t.h"
 
 #define MG_PX_MAX_EVENT (16u << 20)
+
+static void flush_run(mg_px *px)
+{
+    if (!px->run_open)
+        return;
+    mg_buf_append(&px->out, px->piece + px->run_from, px->run_to - px->run_from);
+    px->run_open = 0;
+}
 
 static void on_sse_event(void *ud, const char *event, size_t event_len, const char *data,
                          size_t data_len)
@@ -25,16 +34,26 @@ static void on_sse_event(void *ud, const char *event, size_t event_len, const ch
         mg_px_usage_from_event(px->up_format, data, data_len, &px->usage);
         drop = px->strip_usage_chunk && mg_px_is_usage_only_chunk(data, data_len);
     }
-    if (!px->strip_usage_chunk || drop)
+    if (!px->strip_usage_chunk)
         return;
-    if (event_len) {
-        mg_buf_append_str(&px->out, "event: ");
-        mg_buf_append(&px->out, event, event_len);
-        mg_buf_append_str(&px->out, "\n");
+    if (drop) {
+        flush_run(px);
+        return;
     }
-    mg_buf_append_str(&px->out, "data: ");
-    mg_buf_append(&px->out, data, data_len);
-    mg_buf_append_str(&px->out, "\n\n");
+    size_t raw_len;
+    const char *raw = mg_sse_raw(&px->sse, &raw_len);
+    if (raw >= px->piece && raw + raw_len <= px->piece + px->piece_len) {
+        size_t from = (size_t)(raw - px->piece);
+        if (!(px->run_open && px->run_to == from)) {
+            flush_run(px);
+            px->run_open = 1;
+            px->run_from = from;
+        }
+        px->run_to = from + raw_len;
+        return;
+    }
+    flush_run(px); /* the event began in an earlier piece: its bytes were kept */
+    mg_buf_append(&px->out, raw, raw_len);
 }
 
 static int send_to_client(mg_px *px, const char *data, size_t len)
@@ -50,15 +69,30 @@ void mg_px_stream_data(mg_px *px, const char *data, size_t len, int *pause)
 {
     if (!px->sse_ready) {
         mg_sse_init(&px->sse, on_sse_event, px, MG_PX_MAX_EVENT);
+        if (px->strip_usage_chunk && !px->converting)
+            mg_sse_keep_raw(&px->sse);
         px->sse_ready = 1;
     }
     int rc;
-    if (px->strip_usage_chunk || px->converting) {
+    if (px->converting) {
         mg_buf_reset(&px->out);
         mg_sse_feed(&px->sse, data, len);
-        if (px->converting)
-            mg_px_convert_stream_flush(px, &px->out);
+        mg_px_convert_stream_flush(px, &px->out);
         rc = send_to_client(px, px->out.data, px->out.len);
+    } else if (px->strip_usage_chunk) {
+        mg_buf_reset(&px->out);
+        px->piece = data;
+        px->piece_len = len;
+        px->run_open = 0;
+        mg_sse_feed(&px->sse, data, len);
+        if (px->run_open && px->out.len == 0) {
+            rc = send_to_client(px, data + px->run_from, px->run_to - px->run_from);
+        } else {
+            flush_run(px);
+            rc = send_to_client(px, px->out.data, px->out.len);
+        }
+        px->piece = NULL;
+        px->run_open = 0;
     } else {
         rc = send_to_client(px, data, len);
         mg_sse_feed(&px->sse, data, len);

@@ -2,14 +2,36 @@
 // byte for byte; when the gateway must change a field (the model a route
 // picked, or OpenAI stream usage it always asks for) the change is spliced
 // into the client's bytes: numbers, escapes, key order and spacing the
-// client wrote stay exactly as written.
+// client wrote stay exactly as written. On the way back, a stream whose
+// usage chunk the client did not ask for reaches it byte for byte without
+// that chunk, however the upstream's writes split it.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { startGateway, stop, post } from './lib.mjs';
+import { startGateway, stop, post, recordOf } from './lib.mjs';
 
 let upstream, gw;
 const received = [];
+
+// A stream with a comment, CRLF line ends and the usage chunk, written in
+// 37-byte pieces so that events, line ends and the usage chunk are split.
+const CHUNK = (delta) => `{"id":"c1","object":"chat.completion.chunk","created":1,"model":"frag","choices":[{"index":0,"delta":${delta},"finish_reason":null}],"usage":null}`;
+const FRAG_KEPT = [
+  `: keep-alive\r\ndata: ${CHUNK('{"content":"a \\"quoted\\" word"}')}\r\n\r\n`,
+  `data: ${CHUNK('{"content":"b"}')}\n\n`,
+];
+const FRAG_USAGE = 'data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"frag","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}\n\n';
+const FRAG_DONE = 'data: [DONE]\n\n';
+
+async function writeFragmented(res) {
+  res.writeHead(200, { 'content-type': 'text/event-stream' });
+  const whole = FRAG_KEPT.join('') + FRAG_USAGE + FRAG_DONE;
+  for (let i = 0; i < whole.length; i += 37) {
+    res.write(whole.slice(i, i + 37));
+    await new Promise((r) => setTimeout(r, 3));
+  }
+  res.end();
+}
 
 before(async () => {
   upstream = http.createServer((req, res) => {
@@ -18,6 +40,10 @@ before(async () => {
     req.on('data', (d) => { body += d; });
     req.on('end', () => {
       received.push(body);
+      if (/"model"\s*:\s*"frag"/.test(body)) {
+        writeFragmented(res);
+        return;
+      }
       const stream = /"stream"\s*:\s*true/.test(body);
       if (!stream) {
         res.writeHead(200, { 'content-type': 'application/json' });
@@ -34,7 +60,7 @@ before(async () => {
   await new Promise((r) => upstream.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${upstream.address().port}/v1`;
   gw = await startGateway({
-    providers: `{ name = "up", format = "openai", base_url = "${url}", api_key = "k", models = { "m", "other" } },`,
+    providers: `{ name = "up", format = "openai", base_url = "${url}", api_key = "k", models = { "m", "other", "frag" } },`,
     policies: { 'alias.lua': 'return { route = function(req) if req.model == "alias" then return "up/other" end end }\n' },
   });
 });
@@ -91,4 +117,13 @@ test('a client that asks for usage gets it, body untouched', async () => {
   const r = await post(`${gw.url}/v1/chat/completions`, body);
   assert.equal(received[0], body);
   assert.match(r.text, /"usage":\{"prompt_tokens":3/);
+});
+
+test('a stripped usage chunk leaves every other byte as the upstream sent it', async () => {
+  const r = await post(`${gw.url}/v1/chat/completions`, `{"model":"frag","stream":true,${MSG}}`);
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.text, FRAG_KEPT.join('') + FRAG_DONE);
+  const rec = await recordOf(gw, r.headers.get('x-moongate-request-id'));
+  assert.equal(rec.tokens_input, 3);
+  assert.equal(rec.tokens_output, 2);
 });

@@ -1,7 +1,7 @@
 // lib.mjs — helpers for integration tests: free ports, starting moongate
 // (serve / mock) as child processes on 127.0.0.1, temp configs, and HTTP
 // calls with timeouts. Every process started here is killed at test end.
-import { spawn } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -149,3 +149,13 @@ export function parseSSE(text) {
 }
 
 export { readFileSync, existsSync, writeFileSync, path };
+
+// The request record with this id, once the writer has stored it.
+export async function recordOf(gw, id) {
+  for (let i = 0; i < 100; i++) {
+    const out = execFileSync('sqlite3', ['-json', gw.db, `select * from requests where id='${id}'`], { encoding: 'utf8' }).trim();
+    if (out) return JSON.parse(out)[0];
+    await sleep(50);
+  }
+  throw new Error(`record ${id} never reached the database`);
+}

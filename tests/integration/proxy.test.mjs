@@ -5,20 +5,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { startMock, startGateway, stop, post, admin, parseSSE, sleep, freePort } from './lib.mjs';
+import { startMock, startGateway, stop, post, admin, parseSSE, sleep, freePort, recordOf } from './lib.mjs';
 
 let mock, gw;
 
 function sql(q) {
   return execFileSync('sqlite3', ['-json', gw.db, q], { encoding: 'utf8' }).trim();
-}
-async function recordOf(id) {
-  for (let i = 0; i < 100; i++) {
-    const out = sql(`select * from requests where id='${id}'`);
-    if (out) return JSON.parse(out)[0];
-    await sleep(50);
-  }
-  throw new Error(`record ${id} never reached the database`);
 }
 
 before(async () => {
@@ -53,7 +45,7 @@ test('openai non-streaming: body, moongate headers and the record', async () => 
   assert.equal(r.headers.get('x-moongate-model'), 'gpt-4o-mini');
   const id = r.headers.get('x-moongate-request-id');
   assert.match(id, /^[0-9a-f]{32}$/);
-  const rec = await recordOf(id);
+  const rec = await recordOf(gw, id);
   assert.equal(rec.status, 'success');
   assert.equal(rec.http_status, 200);
   assert.equal(rec.provider, 'oai');
@@ -72,7 +64,7 @@ test('openai streaming: usage is recorded but the usage chunk is stripped when n
   assert.equal(ev.at(-1).data, '[DONE]');
   const chunks = ev.slice(0, -1).map((e) => JSON.parse(e.data));
   assert.ok(chunks.every((c) => c.choices.length > 0), 'no usage-only chunk');
-  const rec = await recordOf(r.headers.get('x-moongate-request-id'));
+  const rec = await recordOf(gw, r.headers.get('x-moongate-request-id'));
   assert.ok(rec.tokens_output > 0);
   assert.equal(rec.tokens_estimated, 0);
   assert.equal(rec.stream, 1);
@@ -84,7 +76,7 @@ test('openai streaming with include_usage keeps the usage chunk', async () => {
   const last = chunks.at(-1);
   assert.equal(last.choices.length, 0);
   assert.ok(last.usage.completion_tokens > 0);
-  const rec = await recordOf(r.headers.get('x-moongate-request-id'));
+  const rec = await recordOf(gw, r.headers.get('x-moongate-request-id'));
   assert.equal(rec.tokens_output, last.usage.completion_tokens);
 });
 
@@ -94,13 +86,13 @@ test('anthropic messages, streaming and not, with exact usage', async () => {
   assert.equal(r.status, 200, r.text);
   assert.equal(r.json.type, 'message');
   assert.equal(r.headers.get('x-moongate-provider'), 'ant');
-  const rec = await recordOf(r.headers.get('x-moongate-request-id'));
+  const rec = await recordOf(gw, r.headers.get('x-moongate-request-id'));
   assert.equal(rec.tokens_output, r.json.usage.output_tokens);
   const s = await post(`${gw.url}/v1/messages`, { ...body, stream: true });
   const ev = parseSSE(s.text).map((e) => e.event);
   assert.equal(ev[0], 'message_start');
   assert.equal(ev.at(-1), 'message_stop');
-  const srec = await recordOf(s.headers.get('x-moongate-request-id'));
+  const srec = await recordOf(gw, s.headers.get('x-moongate-request-id'));
   assert.ok(srec.tokens_output > 0 && srec.tokens_input > 0);
 });
 
@@ -133,7 +125,7 @@ test('upstream 4xx/5xx pass through; 500 fails over to the next provider', async
   const r = await post(`${gw.url}/v1/chat/completions`, chat({ model: 'fo-model' }));
   assert.equal(r.status, 200, r.text);
   assert.equal(r.headers.get('x-moongate-provider'), 'backup');
-  const rec = await recordOf(r.headers.get('x-moongate-request-id'));
+  const rec = await recordOf(gw, r.headers.get('x-moongate-request-id'));
   assert.equal(rec.attempts, 2);
   const attempts = JSON.parse(rec.attempts_json);
   assert.equal(attempts[0].provider, 'broken');
@@ -145,7 +137,7 @@ test('upstream 4xx/5xx pass through; 500 fails over to the next provider', async
   const rl = await post(`${gw.url}/v1/chat/completions`, chat(), { 'x-mock-fault': '429' });
   assert.equal(rl.status, 429);
   assert.ok(rl.headers.get('retry-after'));
-  const rrec = await recordOf(rl.headers.get('x-moongate-request-id'));
+  const rrec = await recordOf(gw, rl.headers.get('x-moongate-request-id'));
   assert.equal(rrec.status, 'rate_limited');
 });
 
@@ -164,7 +156,7 @@ test('first-byte timeout → 504 in the client format', async () => {
   assert.equal(r.status, 504);
   assert.equal(r.json.type, 'error');
   assert.ok(Date.now() - t0 < 5000);
-  const rec = await recordOf(r.headers.get('x-moongate-request-id'));
+  const rec = await recordOf(gw, r.headers.get('x-moongate-request-id'));
   assert.equal(rec.status, 'timeout');
 });
 
@@ -174,7 +166,7 @@ test('a stream cut mid-way ends with the format error event, never a clean end',
   const ev = parseSSE(o.text);
   assert.notEqual(ev.at(-1).data, '[DONE]');
   assert.ok(JSON.parse(ev.at(-1).data).error, 'last event is an error object');
-  const rec = await recordOf(o.headers.get('x-moongate-request-id'));
+  const rec = await recordOf(gw, o.headers.get('x-moongate-request-id'));
   assert.equal(rec.status, 'error');
   assert.equal(rec.tokens_estimated, 1);
   const a = await post(`${gw.url}/v1/messages`, { model: 'claude-haiku-4-5', max_tokens: 50, stream: true, messages: [{ role: 'user', content: 'x' }] }, { 'x-mock-fault': 'cut' });
@@ -199,7 +191,7 @@ test('a client that disconnects cancels its upstream', async () => {
   const reader = res.body.getReader();
   await reader.read();
   ctl.abort();
-  const rec = await recordOf(id);
+  const rec = await recordOf(gw, id);
   assert.equal(rec.status, 'cancelled');
   const st = await admin(gw, 'GET', '/api/status');
   assert.equal(st.json.active, 0);
