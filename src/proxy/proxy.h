@@ -66,6 +66,9 @@ typedef struct mg_usage {
 void mg_px_usage_from_event(int format, const char *data, size_t len, mg_usage *u);
 /* OpenAI's usage chunk: "choices": [] beside a usage object. */
 int mg_px_is_usage_only_chunk(const char *data, size_t len);
+/* Both in one scan: merges the event's usage into u and returns whether it
+ * is OpenAI's usage-only chunk. */
+int mg_px_usage_from_chunk(int format, const char *data, size_t len, mg_usage *u);
 /* The same from a whole response body, parsing only the usage object. */
 void mg_px_usage_from_body(int format, const char *body, size_t len, mg_usage *u);
 /* Cheap check before parsing a stream event's JSON: could it carry usage? */

@@ -30,10 +30,9 @@ static void on_sse_event(void *ud, const char *event, size_t event_len, const ch
         mg_px_convert_stream_event(px, event, event_len, data, data_len, &px->out);
         return;
     }
-    if (mg_px_event_may_have_usage(px->up_format, event, event_len, data, data_len)) {
-        mg_px_usage_from_event(px->up_format, data, data_len, &px->usage);
-        drop = px->strip_usage_chunk && mg_px_is_usage_only_chunk(data, data_len);
-    }
+    if (mg_px_event_may_have_usage(px->up_format, event, event_len, data, data_len))
+        drop = mg_px_usage_from_chunk(px->up_format, data, data_len, &px->usage) &&
+               px->strip_usage_chunk;
     if (!px->strip_usage_chunk)
         return;
     if (drop) {

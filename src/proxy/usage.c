@@ -114,26 +114,41 @@ static void usage_in(int format, const mg_js_object *obj, mg_usage *u)
         usage_object(format, &usage, u);
 }
 
-void mg_px_usage_from_event(int format, const char *data, size_t len, mg_usage *u)
+/* An OpenAI chunk with "choices": [] and a usage object: the one the
+ * gateway asked for on the client's behalf. */
+static int usage_only(const mg_js_object *obj)
 {
-    mg_js_object obj;
-    if (mg_js_scan(data, len, &obj, NULL) == MG_OK && obj.whole.type == MG_JS_OBJECT)
-        usage_in(format, &obj, u);
-}
-
-int mg_px_is_usage_only_chunk(const char *data, size_t len)
-{
-    mg_js_object obj, usage;
-    if (mg_js_scan(data, len, &obj, NULL) != MG_OK || obj.whole.type != MG_JS_OBJECT)
-        return 0;
-    const mg_js_span *choices = mg_js_get(&obj, "choices");
+    mg_js_object usage;
+    const mg_js_span *choices = mg_js_get(obj, "choices");
     if (!choices || choices->type != MG_JS_ARRAY)
         return 0;
     for (size_t k = 1; k + 1 < choices->n; k++)
         if (choices->p[k] != ' ' && choices->p[k] != '\n' && choices->p[k] != '\t' &&
             choices->p[k] != '\r')
             return 0; /* not empty */
-    return sub(&obj, "usage", &usage) != NULL;
+    return sub(obj, "usage", &usage) != NULL;
+}
+
+int mg_px_usage_from_chunk(int format, const char *data, size_t len, mg_usage *u)
+{
+    mg_js_object obj;
+    if (mg_js_scan(data, len, &obj, NULL) != MG_OK || obj.whole.type != MG_JS_OBJECT)
+        return 0;
+    usage_in(format, &obj, u);
+    return format == MG_FMT_OPENAI && usage_only(&obj);
+}
+
+void mg_px_usage_from_event(int format, const char *data, size_t len, mg_usage *u)
+{
+    mg_px_usage_from_chunk(format, data, len, u);
+}
+
+int mg_px_is_usage_only_chunk(const char *data, size_t len)
+{
+    mg_js_object obj;
+    if (mg_js_scan(data, len, &obj, NULL) != MG_OK || obj.whole.type != MG_JS_OBJECT)
+        return 0;
+    return usage_only(&obj);
 }
 
 /* True when `"key"` followed by optional spaces, ':' and spaces, then '{'

@@ -6,9 +6,10 @@
  * formatting, connection-cache scans and liveness polls, which cost more
  * than the rest of a proxied request.
  *
- * Backpressure: when on_data asks for a pause, reading stops; body bytes
- * the parser had already decoded from the last read (at most
- * MG_UP_H1_READ_BYTES) wait in x->held until the resume.
+ * Body bytes decoded from one read are gathered in x->held and handed to
+ * on_data in one call after the read is parsed. Backpressure: when on_data
+ * asks for a pause, reading stops; what is held (at most one read's worth,
+ * MG_UP_H1_READ_BYTES) waits for the resume.
  *
  * A request that finds its pooled connection closed by the upstream before
  * any response byte is sent again, once, on a new connection (the race of
@@ -442,14 +443,14 @@ static int on_headers_complete(http_parser *p)
     return x->h1_head ? 1 : 0; /* 1: no body follows */
 }
 
+/* Body bytes are gathered and handed over once per read (feed): a stream
+ * whose events come as one chunk each then costs one on_data per read,
+ * not one per event. */
 static int on_body(http_parser *p, const char *at, size_t len)
 {
     mg_up_xfer *x = p->data;
-    if (x->paused || x->held_off < x->held.len) {
-        mg_buf_append(&x->held, at, len);
-        return 0;
-    }
-    return deliver(x, at, len);
+    mg_buf_append(&x->held, at, len);
+    return 0;
 }
 
 static int on_message_complete(http_parser *p)
@@ -476,6 +477,18 @@ static const http_parser_settings parser_settings = {
 
 static int held_pending(const mg_up_xfer *x) { return x->held_off < x->held.len; }
 
+/* Everything held goes in one call: it was taken either way. */
+static void deliver_held(mg_up_xfer *x)
+{
+    const char *data = x->held.data + x->held_off;
+    size_t len = x->held.len - x->held_off;
+    x->held_off = x->held.len;
+    if (deliver(x, data, len) == 0 && !x->paused) {
+        mg_buf_reset(&x->held);
+        x->held_off = 0;
+    }
+}
+
 /* The parser saw the end: free the connection now, end once all is delivered. */
 static void response_parsed(mg_up_xfer *x, int extra_bytes)
 {
@@ -490,6 +503,11 @@ static void feed(mg_up_xfer *x, const char *data, size_t n)
     size_t used = http_parser_execute(&x->h1p, &parser_settings, data, n);
     if (x->state != MG_UP_ST_RUNNING)
         return; /* cancelled from a callback */
+    if (!x->paused && held_pending(x)) {
+        deliver_held(x);
+        if (x->state != MG_UP_ST_RUNNING)
+            return;
+    }
     if (x->h1_complete) {
         response_parsed(x, used < n);
         return;
@@ -561,16 +579,9 @@ void mg_up_h1_resume(mg_up_xfer *x)
     x->paused = 0;
     x->last_activity = ev_now(u->loop);
     mg_up_enter(u);
-    if (held_pending(x)) {
-        /* Everything held goes in one call: it was taken either way. */
-        const char *data = x->held.data + x->held_off;
-        size_t len = x->held.len - x->held_off;
-        x->held_off = x->held.len;
-        deliver(x, data, len);
-    }
+    if (held_pending(x))
+        deliver_held(x);
     if (x->state == MG_UP_ST_RUNNING && !x->paused) {
-        mg_buf_reset(&x->held);
-        x->held_off = 0;
         if (x->h1_complete) {
             if (!x->h1)
                 complete(x);

@@ -256,7 +256,8 @@ static void test_pause_resume(void)
     CHECK_EQ_INT(g.result, MG_UP_OK);
     CHECK_EQ_INT(g.data_while_paused, 0);
     CHECK(body_is_pattern(&g.body, n));
-    CHECK(g.data_calls > 10);
+    /* Paused after every piece; a piece is at most one read (64 KiB). */
+    CHECK(g.data_calls > 4);
     CHECK_EQ_INT(g.tm.pauses, g.data_calls);
     CHECK_EQ_INT(g.order_errors, 0);
     got_free(&g);
