@@ -21,7 +21,7 @@
 
 #define DEFAULT_QUEUE_CAPACITY 65536
 #define MAX_QUEUE_CAPACITY (1u << 24)
-#define DEFAULT_FLUSH_INTERVAL 0.2
+#define DEFAULT_FLUSH_INTERVAL 0.01 /* as the config default: see config/schema.c */
 #define MIN_FLUSH_INTERVAL 0.001
 #define MAX_FLUSH_INTERVAL 60.0
 #define DEFAULT_BATCH_MAX 2048

@@ -156,7 +156,7 @@ static void test_defaults_applied(void)
     CHECK_EQ_INT(c->max_body_bytes, 32 * 1024 * 1024);
     CHECK(near(c->header_timeout, 10) && near(c->body_timeout, 30) && near(c->request_timeout, 60));
     CHECK(near(c->keepalive_timeout, 75) && near(c->shutdown_grace, 30));
-    CHECK(near(c->flush_interval, 0.2));
+    CHECK(near(c->flush_interval, 0.01));
     CHECK_EQ_INT(c->queue_capacity, 65536);
     CHECK_EQ_INT(c->retention_days, 30);
     CHECK_EQ_INT(c->previews, 0);
