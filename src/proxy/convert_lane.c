@@ -236,6 +236,48 @@ int mg_px_lane_match(int up_format, long long up_index, const char *data, size_t
     return 0;
 }
 
+static void remember_template(mg_px_lane *lane, const char *data, size_t dlen,
+                              const mg_js_span *text)
+{
+    size_t head = (size_t)(text->p - data), tail = dlen - head - text->n;
+    mg_buf_reset(&lane->tpl_head);
+    mg_buf_append(&lane->tpl_head, data, head);
+    mg_buf_reset(&lane->tpl_tail);
+    mg_buf_append(&lane->tpl_tail, text->p + text->n, tail);
+    lane->tpl_ok = 1;
+}
+
+/* data is the template's bytes around one valid, non-empty JSON string. */
+static int template_match(const mg_px_lane *lane, const char *data, size_t dlen,
+                          mg_js_span *text)
+{
+    size_t head = lane->tpl_head.len, tail = lane->tpl_tail.len;
+    if (dlen < head + tail + 3 || memcmp(data, lane->tpl_head.data, head) != 0 ||
+        memcmp(data + dlen - tail, lane->tpl_tail.data, tail) != 0)
+        return 0;
+    const char *s = data + head;
+    size_t n = dlen - head - tail;
+    mg_js_object one_string;
+    if (s[0] != '"' || s[n - 1] != '"' || mg_js_scan(s, n, &one_string, NULL) != MG_OK ||
+        one_string.whole.type != MG_JS_STRING || one_string.whole.n != n)
+        return 0;
+    *text = (mg_js_span){s, n, MG_JS_STRING};
+    return 1;
+}
+
+int mg_px_lane_match_cached(mg_px_lane *lane, int up_format, long long up_index,
+                            const char *data, size_t dlen, mg_js_span *text)
+{
+    if (up_format != MG_FMT_OPENAI)
+        return mg_px_lane_match(up_format, up_index, data, dlen, text);
+    if (lane->tpl_ok && template_match(lane, data, dlen, text))
+        return 1;
+    if (!mg_px_lane_match(up_format, up_index, data, dlen, text))
+        return 0;
+    remember_template(lane, data, dlen, text);
+    return 1;
+}
+
 void mg_px_convert_stream_event(mg_px *px, const char *event, size_t elen, const char *data,
                                 size_t dlen, mg_buf *out)
 {
@@ -244,12 +286,13 @@ void mg_px_convert_stream_event(mg_px *px, const char *event, size_t elen, const
     /* With events queued, the lane may open once Lua has seen them: a
      * text delta is worth flushing for (its block is checked after). */
     if (!lane || !(lane->on || px->conv_nbatch) ||
-        !mg_px_lane_match(px->up_format, px->conv_nbatch ? -1 : lane->up_index, data, dlen,
-                          &text))
+        !mg_px_lane_match_cached(lane, px->up_format, px->conv_nbatch ? -1 : lane->up_index,
+                                 data, dlen, &text))
         goto queue;
     if (px->conv_nbatch) {
         mg_px_convert_stream_flush(px, out); /* brings the lane up to date */
-        if (!lane->on || !mg_px_lane_match(px->up_format, lane->up_index, data, dlen, &text))
+        if (!lane->on ||
+            !mg_px_lane_match_cached(lane, px->up_format, lane->up_index, data, dlen, &text))
             goto queue;
     }
     mg_buf_append(out, lane->prefix.data, lane->prefix.len);
@@ -266,5 +309,7 @@ void mg_px_lane_free(mg_px_lane *lane)
         return;
     mg_buf_free(&lane->prefix);
     mg_buf_free(&lane->suffix);
+    mg_buf_free(&lane->tpl_head);
+    mg_buf_free(&lane->tpl_tail);
     free(lane);
 }

@@ -23,6 +23,12 @@ typedef struct mg_px_lane {
     int on;                /* the converter's last word: plain text deltas are stateless now */
     long long up_index;    /* Anthropic upstream: the open text block's index */
     mg_buf prefix, suffix; /* the client event around the text's JSON string */
+    /* OpenAI upstream: the bytes around the text string of the last event
+     * that passed the full check. Chunks of one stream differ only in that
+     * string, so an event with the same bytes around a valid string is the
+     * same plain delta: checked with two memcmp and one string scan. */
+    mg_buf tpl_head, tpl_tail;
+    int tpl_ok;
 } mg_px_lane;
 
 /* One upstream event of a converted stream: converted at once through the
@@ -36,6 +42,11 @@ void mg_px_convert_stream_event(mg_px *px, const char *event, size_t elen, const
  * (quotes included, as the upstream wrote it); else 0. */
 int mg_px_lane_match(int up_format, long long up_index, const char *data, size_t dlen,
                      mg_js_span *text);
+
+/* The same, first against the lane's template of the stream's last plain
+ * delta (OpenAI upstream), which a full match refreshes. */
+int mg_px_lane_match_cached(mg_px_lane *lane, int up_format, long long up_index,
+                            const char *data, size_t dlen, mg_js_span *text);
 
 void mg_px_lane_free(mg_px_lane *lane);
 

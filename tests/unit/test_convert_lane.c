@@ -1,6 +1,7 @@
 /* test_convert_lane.c — the text lane's matcher (src/proxy/convert_lane.c):
  * which upstream events it takes as plain text deltas, the exact span of
  * the text it copies, and everything it must leave to the Lua converter. */
+#include <stdio.h>
 #include <string.h>
 
 #include "proxy/convert_lane.h"
@@ -90,4 +91,48 @@ static void test_anthropic(void)
     CHECK(!match(MG_FMT_GEMINI, 0, d, &t));
 }
 
-TEST_MAIN(T(test_openai_takes), T(test_openai_leaves), T(test_anthropic))
+/* After one full match, a chunk with the same bytes around a valid text
+ * string is taken on the template; anything else gets the full check. */
+static void test_openai_template(void)
+{
+    mg_px_lane lane = {0};
+    mg_js_span t;
+#define OA_CHUNK(text) OA_HEAD "\"choices\":[{\"index\":0,\"delta\":{\"content\":" text "}," \
+                       "\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}"
+    const char *first = OA_CHUNK("\"tok0 \"");
+    CHECK(mg_px_lane_match_cached(&lane, MG_FMT_OPENAI, 0, first, strlen(first), &t));
+    CHECK(lane.tpl_ok);
+    const char *next = OA_CHUNK("\"caf\\u00e9 \\\"q\\\" }]\"");
+    CHECK(mg_px_lane_match_cached(&lane, MG_FMT_OPENAI, 0, next, strlen(next), &t));
+    const char *want = "\"caf\\u00e9 \\\"q\\\" }]\"";
+    CHECK(t.n == strlen(want) && memcmp(t.p, want, t.n) == 0 && t.p > next);
+    const char *bad[] = {
+        OA_CHUNK("\"x\",\"content\":\"y\""), /* two keys where one string was */
+        OA_CHUNK("\"\""),                     /* empty text */
+        OA_CHUNK("\"bad \\q escape\""),
+        OA_CHUNK("5"),
+        OA_CHUNK("\"unterminated"),
+    };
+    for (size_t i = 0; i < MG_ARRAY_LEN(bad); i++) {
+        int taken = mg_px_lane_match_cached(&lane, MG_FMT_OPENAI, 0, bad[i], strlen(bad[i]), &t);
+        if (taken)
+            fprintf(stderr, "taken: %s\n", bad[i]);
+        CHECK(!taken);
+    }
+    /* Other bytes around the text: the full check decides (and refreshes
+     * the template). */
+    const char *spaced = OA_CHUNK("\"a\" ");
+    CHECK(mg_px_lane_match_cached(&lane, MG_FMT_OPENAI, 0, spaced, strlen(spaced), &t));
+    CHECK(t.n == 3 && memcmp(t.p, "\"a\"", 3) == 0);
+    /* A finishing chunk differs around the text: full check, refused. */
+    const char *stop = OA_HEAD "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"z\"},"
+                               "\"logprobs\":null,\"finish_reason\":\"stop\"}],\"usage\":null}";
+    CHECK(!mg_px_lane_match_cached(&lane, MG_FMT_OPENAI, 0, stop, strlen(stop), &t));
+    mg_buf_free(&lane.prefix);
+    mg_buf_free(&lane.suffix);
+    mg_buf_free(&lane.tpl_head);
+    mg_buf_free(&lane.tpl_tail);
+#undef OA_CHUNK
+}
+
+TEST_MAIN(T(test_openai_template), T(test_openai_takes), T(test_openai_leaves), T(test_anthropic))
