@@ -360,6 +360,25 @@ static int on_message_begin(http_parser *p)
     return 0;
 }
 
+/* RFC 9110: no control characters but HTAB in a field (http_parser, built
+ * lenient, lets a NUL through, which would cut the NUL-terminated copy). */
+static int has_control(const char *at, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)at[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            return 1;
+    }
+    return 0;
+}
+
+static int bad_header(mg_up_xfer *x)
+{
+    x->local_result = MG_UP_ERR_IO;
+    snprintf(x->errbuf, sizeof x->errbuf, "malformed response: a control character in a header");
+    return -1;
+}
+
 static int header_limit(mg_up_xfer *x)
 {
     x->local_result = MG_UP_ERR_IO;
@@ -386,6 +405,8 @@ static int on_header_field(http_parser *p, const char *at, size_t len)
     mg_up_xfer *x = p->data;
     if (x->responded)
         return 0; /* trailers of a chunked body: not used */
+    if (has_control(at, len))
+        return bad_header(x);
     if (!x->h1_in_field) {
         end_value(x);
         if (x->nhdrs == MG_UP_MAX_RESP_HEADERS)
@@ -408,6 +429,8 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
     mg_up_xfer *x = p->data;
     if (x->responded || x->nhdrs == 0)
         return 0;
+    if (has_control(at, len))
+        return bad_header(x);
     mg_up_hdr_span *s = &x->spans[x->nhdrs - 1];
     if (x->h1_in_field) {
         mg_buf_append(&x->hdr_bytes, "", 1);
@@ -432,9 +455,15 @@ static int on_headers_complete(http_parser *p)
         x->h1_in_field = 0;
     }
     end_value(x);
+    if (p->status_code < 100 || p->status_code > 999) { /* http_parser takes "HTTP/1.1 2" */
+        x->local_result = MG_UP_ERR_IO;
+        snprintf(x->errbuf, sizeof x->errbuf, "malformed response: status %u is not 3 digits",
+                 p->status_code);
+        return -1;
+    }
     if (p->status_code >= 100 && p->status_code < 200 && p->status_code != 101) {
         x->h1_interim = 1; /* 100 Continue, 103 Early Hints: the real one follows */
-        return 0;
+        return 1;          /* and a 1xx has no body, whatever its headers claim */
     }
     x->status = p->status_code;
     mg_up_fire_response(x);
@@ -449,6 +478,8 @@ static int on_headers_complete(http_parser *p)
 static int on_body(http_parser *p, const char *at, size_t len)
 {
     mg_up_xfer *x = p->data;
+    if (!x->responded)
+        return 0; /* never data before on_response */
     mg_buf_append(&x->held, at, len);
     return 0;
 }

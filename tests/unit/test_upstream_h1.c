@@ -148,6 +148,22 @@ static void test_hostile_responses(void)
     CHECK_EQ_INT(g.responses, 0);
     CHECK(strstr(g.errmsg, "malformed response") != NULL);
     got_free(&g);
+    const char *refused[] = {"/short-status", "/nul-header"};
+    for (size_t i = 0; i < MG_ARRAY_LEN(refused); i++) {
+        fetch(&e, &g, "GET", refused[i]);
+        CHECK_EQ_INT(g.result, MG_UP_ERR_IO);
+        CHECK_EQ_INT(g.responses, 0);
+        CHECK(strstr(g.errmsg, "malformed response") != NULL);
+        got_free(&g);
+    }
+    /* A 1xx never has a body, whatever it claims: the bytes after its head
+     * are the real response. */
+    fetch(&e, &g, "GET", "/interim-body");
+    CHECK_EQ_INT(g.result, MG_UP_OK);
+    CHECK_EQ_INT(g.status, 200);
+    CHECK(body_is(&g, "ok"));
+    CHECK_EQ_INT(g.order_errors, 0);
+    got_free(&g);
     fetch(&e, &g, "GET", "/cut");
     CHECK_EQ_INT(g.result, MG_UP_ERR_IO);
     CHECK(strstr(g.errmsg, "before the response was complete") != NULL);

@@ -18,6 +18,9 @@
  *   /head        headers promising 5 bytes and no body (for HEAD)
  *   /manyheaders 200 with 300 header lines
  *   /garbage     a status line that is not HTTP
+ *   /short-status  a two-digit status code
+ *   /nul-header  a header value holding a NUL byte
+ *   /interim-body  a 103 claiming a 2-byte body, then the real 200 "ok"
  * Keep-alive is honoured for the answers that complete. Header-only (static
  * functions): it is included by one test file. */
 #ifndef MG_UPSTREAM_TEST_SERVER_H
@@ -191,6 +194,20 @@ static int serve_edge(int fd, const char *path)
     }
     if (strcmp(path, "/manyheaders") == 0) {
         respond_many_headers(fd);
+        return SERVE_KEEP;
+    }
+    if (strcmp(path, "/short-status") == 0) {
+        send_str(fd, "HTTP/1.1 20 OK\r\nContent-Length: 0\r\n\r\n");
+        return SERVE_CLOSE;
+    }
+    if (strcmp(path, "/nul-header") == 0) {
+        static const char r[] = "HTTP/1.1 200 OK\r\nX-A: a\0b\r\nContent-Length: 0\r\n\r\n";
+        send_all(fd, r, sizeof r - 1);
+        return SERVE_CLOSE;
+    }
+    if (strcmp(path, "/interim-body") == 0) {
+        send_str(fd, "HTTP/1.1 103 Early Hints\r\nContent-Length: 2\r\n\r\n"
+                     "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
         return SERVE_KEEP;
     }
     if (strcmp(path, "/garbage") == 0) {
