@@ -7,6 +7,7 @@
 -- Uses: moongate.formats (the converters and their JSON codec).
 
 local formats = require "moongate.formats"
+local fastpath = require "moongate.formats.fastpath"
 local json = formats.json
 
 local bridge = {}
@@ -27,6 +28,11 @@ end
 function bridge.request(client_fmt, provider_fmt, body_text, model, stream, default_max_tokens, url_model)
   local body, err = decode(body_text, "the request body")
   if not body then return nil, err end
+  if client_fmt == "anthropic" and provider_fmt == "openai" and formats.is_builtin("anthropic")
+      and formats.is_builtin("openai") then
+    local text = fastpath.anthropic_to_openai(body, { model = model, stream = stream })
+    if text then return text end
+  end
   local out
   out, err = formats.request(client_fmt, provider_fmt, body,
     { model = model, stream = stream, default_max_tokens = default_max_tokens },
@@ -66,19 +72,29 @@ end
 -- After a batch converted whole, results 3..5 are the text lane as it
 -- stands now (Converter:text_lane): while they hold, the host converts
 -- plain text deltas itself and calls here only for the other events.
-function bridge.stream_feed_batch(conv, events)
-  local parts, n = {}, 0
+local function feed_each(conv, events, parts)
+  if conv.feed_into then
+    for i = 1, #events, 2 do
+      local event = events[i]
+      conv:feed_into(event ~= "" and event or nil, events[i + 1], parts)
+    end
+    return
+  end
   for i = 1, #events, 2 do
     local event = events[i]
-    local ok, out = pcall(conv.feed, conv, event ~= "" and event or nil, events[i + 1])
-    if not ok then return table.concat(parts, "", 1, n), tostring(out) end
-    for j = 1, #out do
-      n = n + 1
-      parts[n] = out[j]
-    end
+    local out = conv:feed(event ~= "" and event or nil, events[i + 1])
+    for j = 1, #out do parts[#parts + 1] = out[j] end
   end
-  if type(conv.text_lane) ~= "function" then return table.concat(parts, "", 1, n) end
-  return table.concat(parts, "", 1, n), nil, conv:text_lane()
+end
+
+-- One pcall per batch: parts only ever holds whole events' text, so after a
+-- raise it is what was converted before the event that failed.
+function bridge.stream_feed_batch(conv, events)
+  local parts = {}
+  local ok, err = pcall(feed_each, conv, events, parts)
+  if not ok then return table.concat(parts), tostring(err) end
+  if type(conv.text_lane) ~= "function" then return table.concat(parts) end
+  return table.concat(parts), nil, conv:text_lane()
 end
 
 function bridge.stream_finish(conv)

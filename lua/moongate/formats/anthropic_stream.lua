@@ -199,23 +199,61 @@ function S.encoder(fmt, opts)
   }, Encoder)
 end
 
+-- The events whose shape never varies are written from templates instead of
+-- building a table per event and encoding it: they are most of the Lua work
+-- of a converted stream that is otherwise plain text deltas. Key order is
+-- Anthropic's own; a table's order was whatever the hash gave.
+local encode_string = json.encode_string
+local encode_value = json.encode
+
+-- {"input_tokens":..} in Anthropic's accounting (fmt.encode_usage's numbers).
+local function usage_text(u)
+  return '{"input_tokens":' .. encode_value(u.input_tokens) .. ',"output_tokens":' ..
+    encode_value(u.output_tokens) .. ',"cache_creation_input_tokens":' ..
+    encode_value(u.cache_creation_input_tokens) .. ',"cache_read_input_tokens":' ..
+    encode_value(u.cache_read_input_tokens) .. '}'
+end
+
+local function message_start_text(id, model, usage)
+  return 'event: message_start\ndata: {"type":"message_start","message":{"id":' .. encode_string(id) ..
+    ',"type":"message","role":"assistant","model":' .. encode_string(model) ..
+    ',"content":[],"stop_reason":null,"stop_sequence":null,"usage":' .. usage_text(usage) .. '}}\n\n'
+end
+
+local function block_stop_text(out_idx)
+  return 'event: content_block_stop\ndata: {"type":"content_block_stop","index":' ..
+    encode_value(out_idx) .. '}\n\n'
+end
+
+local function message_delta_text(stop_reason, stop_sequence, usage)
+  local seq = stop_sequence == nil and "null" or encode_value(stop_sequence)
+  return 'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":' ..
+    encode_string(stop_reason) .. ',"stop_sequence":' .. seq .. '},"usage":' .. usage_text(usage) .. '}\n\n'
+end
+
+local message_stop_text = 'event: message_stop\ndata: {"type":"message_stop"}\n\n'
+
 function Encoder:ensure_started(e, out)
   if self.started then return end
   self.started = true
   if e and e.usage then self.usage = common.copy_usage(e.usage) end
   self.id = self.id or (e and e.id) or common.gen_id("msg_")
   self.model = self.model or (e and e.model) or "unknown"
-  local usage = self.fmt.encode_usage(self.usage)
-  out[#out + 1] = sse.event("message_start", { type = "message_start", message = {
-    id = self.id, type = "message", role = "assistant", model = self.model, content = json.array(),
-    stop_reason = null, stop_sequence = null, usage = usage } })
+  out[#out + 1] = message_start_text(tostring(self.id), tostring(self.model), self.fmt.encode_usage(self.usage))
 end
 
 -- A text delta of output block out_idx: the lane's prefix and suffix around
 -- the text's JSON string; the encoder writes its own text deltas the same way.
+-- Cached per index: the lane asks for them after every batch.
+local lane_prefix = {}
 local function text_delta_parts(out_idx)
-  return 'event: content_block_delta\ndata: {"type":"content_block_delta","index":'
-    .. string.format("%d", out_idx) .. ',"delta":{"type":"text_delta","text":', '}}\n\n'
+  local prefix = lane_prefix[out_idx]
+  if not prefix then
+    prefix = 'event: content_block_delta\ndata: {"type":"content_block_delta","index":'
+      .. string.format("%d", out_idx) .. ',"delta":{"type":"text_delta","text":'
+    if out_idx >= 0 and out_idx < 64 then lane_prefix[out_idx] = prefix end
+  end
+  return prefix, '}}\n\n'
 end
 
 -- The text lane (formats.Converter:text_lane): once started, a delta of the
@@ -240,7 +278,12 @@ function Encoder:emit(e, out)
     local cb = start_block(e.block)
     self.kinds[e.index] = cb.type
     if cb.type == "tool_use" then self.saw_tool = true end
-    out[#out + 1] = sse.event("content_block_start", { type = "content_block_start", index = e.index, content_block = cb })
+    if cb.type == "text" then
+      out[#out + 1] = 'event: content_block_start\ndata: {"type":"content_block_start","index":' ..
+        encode_value(e.index) .. ',"content_block":{"type":"text","text":""}}\n\n'
+    else
+      out[#out + 1] = sse.event("content_block_start", { type = "content_block_start", index = e.index, content_block = cb })
+    end
   elseif t == "delta" then
     local kind = self.kinds[e.index]
     local d
@@ -255,16 +298,14 @@ function Encoder:emit(e, out)
       out[#out + 1] = sse.event("content_block_delta", { type = "content_block_delta", index = e.index, delta = d })
     end
   elseif t == "block_stop" then
-    out[#out + 1] = sse.event("content_block_stop", { type = "content_block_stop", index = e.index })
+    out[#out + 1] = block_stop_text(e.index)
   elseif t == "usage" then
     self.usage = common.copy_usage(e.usage)
   elseif t == "stop" then
     local stop = canonical.final_stop(e.stop_reason, self.saw_tool)
-    out[#out + 1] = sse.event("message_delta", { type = "message_delta",
-      delta = { stop_reason = self.fmt.canon_to_stop[stop] or "end_turn",
-        stop_sequence = stop == "stop_sequence" and e.stop_sequence or null },
-      usage = self.fmt.encode_usage(self.usage) })
-    out[#out + 1] = sse.event("message_stop", { type = "message_stop" })
+    out[#out + 1] = message_delta_text(self.fmt.canon_to_stop[stop] or "end_turn",
+      stop == "stop_sequence" and e.stop_sequence or nil, self.fmt.encode_usage(self.usage))
+    out[#out + 1] = message_stop_text
   elseif t == "done" then
     self.closed = true
   end

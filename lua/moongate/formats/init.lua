@@ -227,11 +227,13 @@ function Converter:fail(message, out)
 end
 
 function Converter:pass(events, out)
-  for _, e in ipairs(events) do
+  local encoder = self.encoder
+  for i = 1, #events do
+    local e = events[i]
     self:observe(e)
-    if self.encoder then
-      local texts = self.encoder:encode(e)
-      for i = 1, #texts do out[#out + 1] = texts[i] end
+    if encoder then
+      local texts = encoder:encode(e)
+      for j = 1, #texts do out[#out + 1] = texts[j] end
     elseif e.type == "error" and e.synthetic then
       out[#out + 1] = self.client.stream_error(e.status, e.message, e.kind)
     end
@@ -240,23 +242,33 @@ function Converter:pass(events, out)
   return out
 end
 
-function Converter:feed(event, data)
-  local out = {}
-  if self.closed then return out end
-  if type(data) ~= "string" then return out end
-  local ok, events = pcall(self.decoder.feed, self.decoder, event, data)
-  if not ok then return self:fail("stream conversion failed: " .. tostring(events), out) end
-  if self.passthrough then
-    if not (self.hide_usage_chunk and data:find('"choices"%s*:%s*%[%s*%]')) then out[1] = sse.raw(event, data) end
-    for _, e in ipairs(events) do
-      self:observe(e)
-      if e.type == "error" then self.closed = true end
-    end
-    return out
+local function passthrough_events(self, event, data, events, out)
+  if not (self.hide_usage_chunk and data:find('"choices"%s*:%s*%[%s*%]')) then out[#out + 1] = sse.raw(event, data) end
+  for _, e in ipairs(events) do
+    self:observe(e)
+    if e.type == "error" then self.closed = true end
   end
-  local ok2, res = pcall(self.pass, self, events, out)
-  if not ok2 then return self:fail("stream conversion failed: " .. tostring(res), out) end
-  return res
+  return out
+end
+
+-- Decodes and encodes one event under a single pcall (feed_into).
+local function convert_event(self, event, data, out)
+  local events = self.decoder:feed(event, data)
+  if self.passthrough then return passthrough_events(self, event, data, events, out) end
+  return self:pass(events, out)
+end
+
+-- Like feed, appending to out (the host's batch collects one list for a
+-- whole network chunk instead of a table per event).
+function Converter:feed_into(event, data, out)
+  if self.closed or type(data) ~= "string" then return out end
+  local ok, err = pcall(convert_event, self, event, data, out)
+  if not ok then return self:fail("stream conversion failed: " .. tostring(err), out) end
+  return out
+end
+
+function Converter:feed(event, data)
+  return self:feed_into(event, data, {})
 end
 
 function Converter:finish()
