@@ -259,6 +259,17 @@ static void insert_request(const char *path, const char *key_id, int64_t ts_ms, 
     sqlite3_bind_double(st, 4, cost);
     CHECK_EQ_INT(sqlite3_step(st), SQLITE_DONE);
     sqlite3_finalize(st);
+    /* As the store's writer does, the row's minute rollup too. */
+    sqlite3_prepare_v2(db,
+                       "INSERT INTO rollup_minute (minute, key_id, requests, cost) VALUES (?, ?, 1, ?)"
+                       " ON CONFLICT (minute, provider, model, key_id, status, environment)"
+                       " DO UPDATE SET requests = requests + 1, cost = cost + excluded.cost",
+                       -1, &st, NULL);
+    sqlite3_bind_int64(st, 1, ts_ms / 60000);
+    sqlite3_bind_text(st, 2, key_id ? key_id : "", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_double(st, 3, cost);
+    CHECK_EQ_INT(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
     sqlite3_close(db);
 }
 
