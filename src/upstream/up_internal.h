@@ -201,6 +201,9 @@ void mg_up_h1_conn_close(mg_up_h1_conn *c);
 void mg_up_h1_conn_watch(mg_up_h1_conn *c, int events); /* EV_READ/EV_WRITE, or 0 */
 void mg_up_h1_pool_free(mg_upstream *u);
 
+/* h1_parse.c: the callbacks that read a native transfer's response. */
+extern const http_parser_settings mg_up_h1_parser_settings;
+
 /* h1_xfer.c: a transfer over a native connection. */
 int mg_up_h1_prepare(mg_up_xfer *x, const mg_up_request *req, const mg_up_h1_target *t, char *err);
 void mg_up_h1_launch(mg_up_xfer *x);       /* at depth 0 */
