@@ -61,13 +61,20 @@ static void add_header(mg_px *px, const char *name, const char *value, size_t vl
  * curl sets itself, and every form of client credential. */
 static int header_is_private(const mg_header *h)
 {
-    static const char *const drop[] = {
-        "host", "connection", "keep-alive", "proxy-connection", "proxy-authorization",
-        "te", "trailer", "transfer-encoding", "upgrade", "content-length", "expect",
-        "accept-encoding", "authorization", "x-api-key", "x-goog-api-key", "api-key",
-        "cookie", "content-type", "anthropic-version"};
+#define DROP(lit) {lit, sizeof lit - 1}
+    /* With their lengths: every client header is checked against all. */
+    static const struct {
+        const char *name;
+        size_t len;
+    } drop[] = {
+        DROP("host"), DROP("connection"), DROP("keep-alive"), DROP("proxy-connection"),
+        DROP("proxy-authorization"), DROP("te"), DROP("trailer"), DROP("transfer-encoding"),
+        DROP("upgrade"), DROP("content-length"), DROP("expect"), DROP("accept-encoding"),
+        DROP("authorization"), DROP("x-api-key"), DROP("x-goog-api-key"), DROP("api-key"),
+        DROP("cookie"), DROP("content-type"), DROP("anthropic-version")};
+#undef DROP
     for (size_t i = 0; i < MG_ARRAY_LEN(drop); i++)
-        if (mg_strncaseeq(h->name, h->name_len, drop[i]))
+        if (h->name_len == drop[i].len && mg_strncaseeq(h->name, h->name_len, drop[i].name))
             return 1;
     return h->name_len >= 11 && mg_strncaseeq(h->name, 11, "x-moongate-");
 }

@@ -12,6 +12,7 @@ import { startGateway, stop, post, recordOf } from './lib.mjs';
 
 let upstream, gw;
 const received = [];
+let receivedHeaders = {};
 
 // A stream with a comment, CRLF line ends and the usage chunk, written in
 // 37-byte pieces so that events, line ends and the usage chunk are split.
@@ -40,6 +41,7 @@ before(async () => {
     req.on('data', (d) => { body += d; });
     req.on('end', () => {
       received.push(body);
+      receivedHeaders = req.headers;
       if (/"model"\s*:\s*"frag"/.test(body)) {
         writeFragmented(res);
         return;
@@ -126,4 +128,19 @@ test('a stripped usage chunk leaves every other byte as the upstream sent it', a
   const rec = await recordOf(gw, r.headers.get('x-moongate-request-id'));
   assert.equal(rec.tokens_input, 3);
   assert.equal(rec.tokens_output, 2);
+});
+
+test('client credentials, hop-by-hop and gateway headers stay behind; the provider key goes up', async () => {
+  const r = await post(`${gw.url}/v1/chat/completions`, `{"model":"m",${MSG}}`, {
+    authorization: 'Bearer client-secret', 'x-api-key': 'client-secret-2', cookie: 'session=abc',
+    'x-moongate-debug': '1', 'proxy-authorization': 'Basic eA==', 'x-custom-trace': 'kept',
+  });
+  assert.equal(r.status, 200, r.text);
+  const h = receivedHeaders;
+  assert.equal(h.authorization, 'Bearer k');
+  for (const gone of ['x-api-key', 'cookie', 'x-moongate-debug', 'proxy-authorization'])
+    assert.equal(h[gone], undefined, gone);
+  assert.equal(h['x-custom-trace'], 'kept');
+  assert.equal(h['accept-encoding'], 'identity');
+  assert.equal(h['content-length'], String(`{"model":"m",${MSG}}`.length));
 });
