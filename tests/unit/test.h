@@ -4,10 +4,25 @@
 #define MG_TEST_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int mg_test_failures;
 static int mg_test_checks;
+
+/* The shipped SQL migrations: $MOONGATE_HOME/schema (ctest sets it), else
+ * the source tree the tests were built from, else ./schema. */
+static inline const char *schema_dir(void)
+{
+    static char path[4096];
+    const char *home = getenv("MOONGATE_HOME");
+#ifdef MG_HOME
+    if (!home || !*home)
+        home = MG_HOME;
+#endif
+    snprintf(path, sizeof path, "%s/schema", home && *home ? home : ".");
+    return path;
+}
 
 #define CHECK(cond)                                                                   \
     do {                                                                              \

@@ -109,20 +109,6 @@ static mg_record *record_of(const seed *s)
 static char g_dir[64];
 static char g_db[128];
 
-static const char *schema_dir(void)
-{
-    static char path[4096];
-    const char *home = getenv("MOONGATE_HOME");
-#ifdef MG_HOME
-    if (!home || !*home)
-        home = MG_HOME;
-#endif
-    if (!home || !*home)
-        home = ".";
-    snprintf(path, sizeof path, "%s/schema", home);
-    return path;
-}
-
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st, (void)flag, (void)ftw;

@@ -10,18 +10,6 @@
 #include "store/store.h"
 #include "test_keys_util.h"
 
-static const char *schema_dir(void)
-{
-    static char path[4096];
-    const char *home = getenv("MOONGATE_HOME");
-#ifdef MG_HOME
-    if (!home || !*home)
-        home = MG_HOME;
-#endif
-    snprintf(path, sizeof path, "%s/schema", home && *home ? home : ".");
-    return path;
-}
-
 /* A fresh database with every schema file applied. */
 static void fresh_db(char path[256])
 {

@@ -13,20 +13,6 @@
 #include "test.h"
 
 /* MOONGATE_HOME (set by ctest) or the source tree CMake compiled in. */
-static const char *schema_dir(void)
-{
-    static char path[4096];
-    const char *home = getenv("MOONGATE_HOME");
-#ifdef MG_HOME
-    if (!home || !*home)
-        home = MG_HOME;
-#endif
-    if (!home || !*home)
-        home = ".";
-    snprintf(path, sizeof path, "%s/schema", home);
-    return path;
-}
-
 static const char *sql_type_of(int kind)
 {
     return kind == MG_REC_TEXT ? "TEXT" : kind == MG_REC_INT ? "INTEGER" : "REAL";

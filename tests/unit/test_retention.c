@@ -18,18 +18,6 @@
 #define DAY_MS INT64_C(86400000)
 #define NOW_MS INT64_C(1760000000000) /* 2025-10-09 */
 
-static const char *schema_dir(void)
-{
-    static char path[4096];
-    const char *home = getenv("MOONGATE_HOME");
-#ifdef MG_HOME
-    if (!home || !*home)
-        home = MG_HOME;
-#endif
-    snprintf(path, sizeof path, "%s/schema", home && *home ? home : ".");
-    return path;
-}
-
 static char tmp_root[64];
 
 static const char *tmp_path(const char *name)

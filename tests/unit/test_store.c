@@ -23,20 +23,6 @@
 
 /* ---- helpers ---------------------------------------------------------- */
 
-static const char *schema_dir(void)
-{
-    static char path[4096];
-    const char *home = getenv("MOONGATE_HOME");
-#ifdef MG_HOME
-    if (!home || !*home)
-        home = MG_HOME;
-#endif
-    if (!home || !*home)
-        home = ".";
-    snprintf(path, sizeof path, "%s/schema", home);
-    return path;
-}
-
 /* Highest NNN of the shipped schema files. */
 /* The newest schema number, and how many files there are (numbers may
  * skip: each file is one row in schema_version). */

@@ -17,20 +17,6 @@
 
 #define BASE_TS_MS 1700000000000LL
 
-static const char *schema_dir(void)
-{
-    static char path[4096];
-    const char *home = getenv("MOONGATE_HOME");
-#ifdef MG_HOME
-    if (!home || !*home)
-        home = MG_HOME;
-#endif
-    if (!home || !*home)
-        home = ".";
-    snprintf(path, sizeof path, "%s/schema", home);
-    return path;
-}
-
 static sqlite3 *open_migrated(void)
 {
     sqlite3 *db = NULL;
