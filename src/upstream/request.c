@@ -89,7 +89,7 @@ int mg_up_header_is_ours(const char *h, size_t name_len)
 
 static int valid_seconds(double s) { return s >= 0 && s < 1e7; } /* also rejects NaN */
 
-long mg_up_seconds_to_ms(double s)
+static long seconds_to_ms(double s)
 {
     if (s <= 0)
         return 0;
@@ -238,8 +238,8 @@ static CURLcode set_options(mg_up_xfer *x, const mg_up_request *req, struct curl
     SET(CURLOPT_OPENSOCKETFUNCTION, open_socket);
     SET(CURLOPT_OPENSOCKETDATA, (void *)x);
     SET(CURLOPT_HTTPHEADER, headers);
-    SET(CURLOPT_CONNECTTIMEOUT_MS, mg_up_seconds_to_ms(req->t_connect));
-    SET(CURLOPT_TIMEOUT_MS, mg_up_seconds_to_ms(req->t_total));
+    SET(CURLOPT_CONNECTTIMEOUT_MS, seconds_to_ms(req->t_connect));
+    SET(CURLOPT_TIMEOUT_MS, seconds_to_ms(req->t_total));
     if (rc == CURLE_OK)
         rc = set_method(e, req, body);
     return rc;

@@ -188,7 +188,6 @@ int mg_up_prepare(mg_up_xfer *x, const mg_up_request *req, char *err);
 int mg_up_check_request(const mg_up_request *req, int *https, size_t *hdr_bytes, char *err);
 size_t mg_up_header_name_len(const char *h);
 int mg_up_header_is_ours(const char *h, size_t name_len);
-long mg_up_seconds_to_ms(double s);
 
 /* h1_url.c: MG_OK when url is http:// to an IP literal (native-capable). */
 int mg_up_h1_target_of(const char *url, mg_up_h1_target *t);
