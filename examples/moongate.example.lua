@@ -52,7 +52,7 @@ return {
 
   -- Request records.
   store = {
-    flush_interval = 0.2,      -- seconds between batched SQLite writes
+    flush_interval = 0.01,     -- seconds between batched SQLite writes (the default)
     queue_capacity = 65536,    -- records waiting for the writer (then dropped and counted)
     retention_days = 30,       -- rows older than this are deleted; 0 keeps everything
     previews = false,          -- also store the first bytes of prompts and outputs
