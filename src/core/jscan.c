@@ -222,7 +222,7 @@ static int scan_literal(scan *sc, const char *word)
     return MG_OK;
 }
 
-static mg_js_type type_at(char c)
+mg_js_type mg_js_type_at(char c)
 {
     switch (c) {
     case '{': return MG_JS_OBJECT;
@@ -400,7 +400,7 @@ static int scan_doc(const char *s, size_t len, mg_js_object *out, mg_js_error *e
         skip_ws(&sc);
         if (sc.i >= len)
             return fail(&sc, "unexpected end of input");
-        mg_js_type t = type_at(s[sc.i]);
+        mg_js_type t = mg_js_type_at(s[sc.i]);
         if (depth == 0)
             vstart0 = sc.i;
         if (depth == 1 && stack[0] == '{') {
@@ -430,7 +430,8 @@ static int scan_doc(const char *s, size_t len, mg_js_object *out, mg_js_error *e
                 close_member(&sc, &mstart, mtype);
             if (depth == 0) {
                 if (out)
-                    out->whole = (mg_js_span){s + vstart0, sc.i - vstart0, type_at(s[vstart0])};
+                    out->whole = (mg_js_span){s + vstart0, sc.i - vstart0,
+                                              mg_js_type_at(s[vstart0])};
                 if (used) {
                     *used = sc.i;
                     return MG_OK;

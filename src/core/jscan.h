@@ -55,6 +55,10 @@ typedef struct mg_js_error {
     char text[96];
 } mg_js_error;
 
+/* The type of the JSON value that starts with byte c (MG_JS_NONE when no
+ * value can start so). */
+mg_js_type mg_js_type_at(char c);
+
 /* Validates s[0..len) as one JSON object (surrounding whitespace allowed)
  * and indexes its members. Refuses invalid grammar or UTF-8, lone
  * surrogates, \u0000, nesting past MG_JS_MAX_DEPTH and duplicate

@@ -86,19 +86,6 @@ static const char *skip_ws(const char *p, const char *end)
     return p;
 }
 
-static mg_js_type type_at(char c)
-{
-    switch (c) {
-    case '{': return MG_JS_OBJECT;
-    case '[': return MG_JS_ARRAY;
-    case '"': return MG_JS_STRING;
-    case 't': return MG_JS_TRUE;
-    case 'f': return MG_JS_FALSE;
-    case 'n': return MG_JS_NULL;
-    default: return MG_JS_NUMBER;
-    }
-}
-
 /* Past the closing quote of the valid string whose body starts at p: the
  * first quote not escaped, found with memchr. */
 static const char *string_end(const char *p, const char *end)
@@ -154,7 +141,7 @@ static int index_object(const mg_js_span *v, mg_js_object *out)
         p = skip_value(p, end);
         if (out->n < MG_JS_MAX_MEMBERS) {
             out->members[out->n].key = key;
-            out->members[out->n].value = (mg_js_span){val, (size_t)(p - val), type_at(*val)};
+            out->members[out->n].value = (mg_js_span){val, (size_t)(p - val), mg_js_type_at(*val)};
             out->n++;
         }
         out->total++;
